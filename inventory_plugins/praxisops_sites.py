@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: praxisops_sites
+short_description: Practices (sites) of one environment from their site files
+description:
+  - Reads every site file (C(*.yml)) in O(sites_dir), validates each against the
+    site schema (C(schema/site.schema.json)) and the rules a schema cannot express
+    (unique device names and addresses, the pilot is a workplace, no site id twice),
+    and builds the groups C(site_<id>), C(firewalls), C(switches), C(access_points),
+    C(nas), C(workplaces), C(servers), C(pilot), C(vendor_<vendor>), C(network_devices),
+    C(windows) and C(not_managed).
+  - Every host gets C(praxis_site) (the site with defaults filled in) and
+    C(praxis_device) (its entry from the site file). Credentials are never in a site
+    file; C(praxis_device.credentials) names the vault variable holding them.
+  - Any problem in any file fails the whole inventory with one message per problem
+    (file, field path, what is wrong); no partial inventory is built.
+  - Host names are C(<site id>-<device name>).
+options:
+  plugin:
+    description: Marks this file as a praxisops sites inventory.
+    required: true
+    choices: [praxisops_sites]
+  sites_dir:
+    description: Folder with the site files, relative to this configuration file.
+    type: str
+    default: sites
+  connection_defaults:
+    description:
+      - Set connection variables on the groups. Network devices are driven from the
+        controller (C(ansible_connection=local)), Windows hosts over WinRM (HTTPS, port
+        5986, NTLM with message encryption), Linux devices over SSH.
+      - Group variables of the environment (C(group_vars/)) override them.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+# inventories/production/praxisops.yml
+plugin: praxisops_sites
+sites_dir: sites
+"""
+
+import os
+import sys
+
+import ansible.module_utils as _ansible_module_utils
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin
+
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _MODULE_UTILS not in _ansible_module_utils.__path__:
+    _ansible_module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.praxis_site import (  # noqa: E402
+    SiteError, load_sites, resolved_site, site_hosts,
+)
+
+NETWORK_GROUP_VARS = {
+    "ansible_connection": "local",
+    "ansible_python_interpreter": sys.executable,
+}
+WINDOWS_GROUP_VARS = {
+    "ansible_connection": "winrm",
+    "ansible_port": 5986,
+    "ansible_winrm_transport": "ntlm",
+    "ansible_winrm_scheme": "https",
+    "ansible_winrm_message_encryption": "always",
+    "ansible_winrm_server_cert_validation": "validate",
+    "ansible_shell_type": "powershell",
+}
+LINUX_GROUP_VARS = {
+    # vendor_linux hosts are also network_devices: this group must win
+    "ansible_group_priority": 10,
+    "ansible_connection": "ssh",
+    "ansible_python_interpreter": "/usr/bin/python3",
+}
+FIXED_GROUPS = ("firewalls", "access_points", "switches", "nas", "workplaces", "servers", "pilot",
+                "network_devices", "windows", "not_managed")
+
+
+class InventoryModule(BaseInventoryPlugin):
+
+    NAME = "praxisops_sites"
+
+    def verify_file(self, path):
+        if not super().verify_file(path):
+            return False
+        if not path.endswith((".yml", ".yaml")):
+            return False
+        try:
+            with open(path, encoding="utf-8") as handle:
+                head = handle.read(4096)
+        except OSError:
+            return False
+        return "praxisops_sites" in head
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        base = os.path.dirname(os.path.abspath(path))
+        sites_dir = os.path.join(base, self.get_option("sites_dir"))
+        try:
+            sites = load_sites(sites_dir, base=base)
+        except SiteError as exc:
+            raise AnsibleParserError(f"praxisops_sites ({path}): {exc}") from None
+
+        # everything is valid: only now touch the inventory
+        for group in FIXED_GROUPS:
+            self.inventory.add_group(group)
+        if self.get_option("connection_defaults"):
+            self._group_vars("network_devices", NETWORK_GROUP_VARS)
+            self._group_vars("windows", WINDOWS_GROUP_VARS)
+        linux_groups = set()
+        for site in sites:
+            praxis_site = resolved_site(site)
+            site_group = self.inventory.add_group(praxis_site["group"])
+            self.inventory.set_variable(site_group, "praxis_site_id", site["id"])
+            for entry in site_hosts(site):
+                host = self.inventory.add_host(entry["host"], group=site_group)
+                for group in entry["groups"]:
+                    self.inventory.add_group(group)
+                    self.inventory.add_child(group, host)
+                device = entry["device"]
+                self.inventory.set_variable(host, "ansible_host", device["address"])
+                if device.get("vendor") == "linux" and device["role"] not in ("workplace", "server"):
+                    linux_groups.add("vendor_linux")
+                self.inventory.set_variable(host, "praxis_site", praxis_site)
+                self.inventory.set_variable(host, "praxis_device", device)
+        if self.get_option("connection_defaults"):
+            for group in sorted(linux_groups):
+                self._group_vars(group, LINUX_GROUP_VARS)
+
+    def _group_vars(self, group, variables):
+        for key, value in variables.items():
+            self.inventory.set_variable(group, key, value)

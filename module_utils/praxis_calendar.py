@@ -1,0 +1,348 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+"""Service calendar of a practice (OPS-01, NET-04).
+
+One implementation, used by the filters (filter_plugins/praxis_calendar.py),
+the maintenance_window role and every module that does disruptive work
+(firmware, reboots, patch installs).
+
+Terms
+-----
+business time
+    The practice's business hours on a day that is not a public holiday of
+    its federal state. A range "08:00-18:00" includes its last minute (18:00);
+    maintenance time starts at 18:01, as OPS-01 writes it. Default business
+    hours: Mon-Fri 08:00-18:00.
+hard floor
+    Mon-Fri 08:00-17:00 (17:00 included) on a working day (not a public
+    holiday) is never maintenance time, whatever a site file says (NET-04).
+maintenance time
+    Neither business time nor the hard floor, and, when the site lists
+    maintenance windows, inside one of them. A window "22:00-05:00" starts on
+    each listed day at 22:00 and ends the next day at 05:00 (end excluded).
+working day
+    A day with business hours that is not a public holiday (antivirus
+    signature age is counted in these).
+
+All instants are timezone-aware; local time is the site's time zone, so
+daylight-saving changes are handled by zoneinfo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any, Iterable, Mapping
+
+try:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+except ImportError:  # pragma: no cover - Python < 3.9 is not supported
+    ZoneInfo = None
+    ZoneInfoNotFoundError = Exception
+
+try:
+    import holidays as _holidays
+    HAS_HOLIDAYS = True
+except ImportError:  # pragma: no cover - reported by CalendarError on use
+    _holidays = None
+    HAS_HOLIDAYS = False
+
+STATES = ("BB", "BE", "BW", "BY", "HB", "HE", "HH", "MV", "NI", "NW", "RP", "SH", "SL", "SN", "ST", "TH")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_TIMEZONE = "Europe/Berlin"
+DEFAULT_BUSINESS_HOURS = {day: ["08:00-18:00"] for day in DAYS[:5]}
+HOLIDAY_CATEGORIES = ("public", "catholic")
+# NET-04: working hours Mon-Fri 08:00-17:00 are never maintenance time.
+HARD_FLOOR = (8 * 60, 17 * 60 + 1)
+MINUTE = dt.timedelta(minutes=1)
+HORIZON_DAYS = 21
+
+
+class CalendarError(ValueError):
+    """A site's calendar data or a timestamp is unusable; the message names it."""
+
+
+def parse_timestamp(value: Any, what: str = "timestamp") -> dt.datetime:
+    """ISO-8601 timestamp with offset (``Z`` allowed) -> aware datetime."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise CalendarError(f"{what} {value.isoformat()!r} has no UTC offset")
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise CalendarError(f"{what} must be an ISO-8601 string with offset, got {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise CalendarError(f"{what} {value!r} is not an ISO-8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise CalendarError(f"{what} {value!r} has no UTC offset (e.g. +01:00 or Z)")
+    return parsed
+
+
+def _minutes(text: str, where: str, allow_24: bool = False) -> int:
+    try:
+        hh, mm = text.split(":")
+        hours, minutes = int(hh), int(mm)
+    except (ValueError, AttributeError):
+        raise CalendarError(f"{where}: {text!r} is not a time HH:MM") from None
+    if allow_24 and hours == 24 and minutes == 0:
+        return 24 * 60
+    if not (0 <= hours <= 23 and 0 <= minutes <= 59):
+        raise CalendarError(f"{where}: {text!r} is not a time HH:MM")
+    return hours * 60 + minutes
+
+
+@functools.lru_cache(maxsize=512)
+def _holiday_table(state: str, year: int, categories: tuple[str, ...]) -> Mapping[dt.date, str]:
+    if not HAS_HOLIDAYS:
+        raise CalendarError("the Python package 'holidays' is required for the service calendar")
+    return dict(_holidays.country_holidays("DE", subdiv=state, years=year, categories=categories))
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str):
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise CalendarError(f"timezone: unknown time zone {name!r}") from None
+
+
+class SiteCalendar:
+    """The calendar of one site, built from the site dict (site file fields
+    ``id``, ``state``, ``timezone``, ``business_hours``,
+    ``maintenance_windows``, ``holiday_categories``)."""
+
+    def __init__(self, site: Mapping[str, Any]) -> None:
+        if not isinstance(site, Mapping):
+            raise CalendarError(f"site must be a mapping (the praxis_site dict), got {type(site).__name__}")
+        self.site_id = str(site.get("id", "?"))
+        where = f"site {self.site_id}"
+        state = site.get("state")
+        if state not in STATES:
+            raise CalendarError(f"{where}: state {state!r} is not a German federal state code ({', '.join(STATES)})")
+        self.state = state
+        self.tz = _zone(site.get("timezone") or DEFAULT_TIMEZONE)
+        categories = site.get("holiday_categories") or ["public"]
+        for category in categories:
+            if category not in HOLIDAY_CATEGORIES:
+                raise CalendarError(f"{where}: holiday_categories: unknown category {category!r}")
+        self.categories = tuple(sorted(set(categories) | {"public"}))
+
+        hours = site.get("business_hours")
+        if hours is None:
+            hours = DEFAULT_BUSINESS_HOURS
+        if not isinstance(hours, Mapping):
+            raise CalendarError(f"{where}: business_hours must be a mapping of weekday to ranges")
+        self.business: list[list[tuple[int, int]]] = [[] for _ in DAYS]
+        for day, ranges in hours.items():
+            if day not in DAYS:
+                raise CalendarError(f"{where}: business_hours: unknown weekday {day!r} (use {', '.join(DAYS)})")
+            for text in ranges or []:
+                field = f"{where}: business_hours.{day}"
+                try:
+                    start_text, end_text = str(text).split("-")
+                except ValueError:
+                    raise CalendarError(f"{field}: {text!r} is not a range HH:MM-HH:MM") from None
+                start = _minutes(start_text, field)
+                end = _minutes(end_text, field, allow_24=True)
+                if end <= start:
+                    raise CalendarError(f"{field}: range {text!r} ends before it starts")
+                # the last minute belongs to the range: 08:00-18:00 covers 18:00
+                self.business[DAYS.index(day)].append((start, min(end + 1, 24 * 60)))
+
+        self.windows: list[tuple[int, int, int]] = []  # (weekday, start minute, length minutes)
+        for index, window in enumerate(site.get("maintenance_windows") or []):
+            field = f"{where}: maintenance_windows[{index}]"
+            if not isinstance(window, Mapping):
+                raise CalendarError(f"{field} must be a mapping with days, start, end")
+            start = _minutes(window.get("start"), f"{field}.start")
+            end = _minutes(window.get("end"), f"{field}.end", allow_24=True)
+            length = end - start if end > start else end + 24 * 60 - start
+            days = window.get("days")
+            if not days:
+                raise CalendarError(f"{field}.days must list at least one weekday")
+            for day in days:
+                if day not in DAYS:
+                    raise CalendarError(f"{field}.days: unknown weekday {day!r}")
+                self.windows.append((DAYS.index(day), start, length))
+
+    # -- days ------------------------------------------------------------------
+    def holiday(self, day: dt.date) -> str | None:
+        """Name of the public holiday on that day in the site's state, or None."""
+        return _holiday_table(self.state, day.year, self.categories).get(day)
+
+    def is_working_day(self, day: dt.date) -> bool:
+        """The practice has business hours that day and it is no public holiday."""
+        return bool(self.business[day.weekday()]) and self.holiday(day) is None
+
+    # -- instants --------------------------------------------------------------
+    def local(self, when: Any) -> dt.datetime:
+        return parse_timestamp(when).astimezone(self.tz)
+
+    def business_time(self, when: Any) -> bool:
+        local = self.local(when)
+        if self.holiday(local.date()) is not None:
+            return False
+        minute = local.hour * 60 + local.minute
+        return any(start <= minute < end for start, end in self.business[local.weekday()])
+
+    def hard_floor(self, when: Any) -> bool:
+        """Mon-Fri 08:00-17:00 of a day that is no public holiday (NET-04)."""
+        local = self.local(when)
+        if local.weekday() >= 5 or self.holiday(local.date()) is not None:
+            return False
+        return HARD_FLOOR[0] <= local.hour * 60 + local.minute < HARD_FLOOR[1]
+
+    def in_window(self, when: Any) -> bool:
+        if not self.windows:
+            return True
+        local = self.local(when)
+        minute = local.hour * 60 + local.minute
+        for weekday, start, length in self.windows:
+            # a window may have started today or (crossing midnight) yesterday
+            for back in (0, 1):
+                if (local.weekday() - back) % 7 != weekday:
+                    continue
+                offset = minute + back * 24 * 60 - start
+                if 0 <= offset < length:
+                    return True
+        return False
+
+    def maintenance_time(self, when: Any) -> bool:
+        return not self.business_time(when) and not self.hard_floor(when) and self.in_window(when)
+
+    # -- windows ---------------------------------------------------------------
+    def _boundaries(self, start_utc: dt.datetime, days: int) -> list[dt.datetime]:
+        """Every instant at which any predicate may change, in [start, start+days]."""
+        local_start = start_utc.astimezone(self.tz).date() - dt.timedelta(days=1)
+        minutes: set[int] = {0, HARD_FLOOR[0], HARD_FLOOR[1]}
+        for ranges in self.business:
+            for start, end in ranges:
+                minutes.update((start, end % (24 * 60)))
+        for _weekday, start, length in self.windows:
+            minutes.update((start, (start + length) % (24 * 60)))
+        points: set[dt.datetime] = set()
+        for n in range(days + 2):
+            day = local_start + dt.timedelta(days=n)
+            for minute in minutes:
+                wall = dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60)
+                for fold in (0, 1):
+                    points.add(wall.replace(tzinfo=self.tz, fold=fold).astimezone(dt.timezone.utc))
+        # whole hours catch daylight-saving changes, which happen on the hour here
+        hour = start_utc.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+        for n in range((days + 2) * 24):
+            points.add(hour + dt.timedelta(hours=n))
+        return sorted(points)
+
+    def next_maintenance_window(self, when: Any, horizon_days: int = HORIZON_DAYS):
+        """(start, end) of the maintenance window that contains ``when`` or, if
+        ``when`` is not maintenance time, of the next one; aware datetimes in the
+        site's time zone. None if there is none within ``horizon_days``."""
+        now = parse_timestamp(when).astimezone(dt.timezone.utc)
+        points = [p for p in self._boundaries(now, horizon_days) if p > now]
+        segments = [now] + points
+        start = end = None
+        for index, begin in enumerate(segments[:-1]):
+            open_ = self.maintenance_time(begin)
+            if open_ and start is None:
+                start = begin
+                if begin == now:
+                    start = self._window_start(now)
+            elif not open_ and start is not None:
+                end = begin
+                break
+        if start is None:
+            return None
+        if end is None:
+            end = segments[-1]
+        return start.astimezone(self.tz), end.astimezone(self.tz)
+
+    def _window_start(self, now: dt.datetime) -> dt.datetime:
+        """Walk back to the start of the maintenance time that contains now."""
+        points = [p for p in self._boundaries(now - dt.timedelta(days=HORIZON_DAYS), HORIZON_DAYS) if p <= now]
+        start = now
+        for point in reversed(points):
+            if not self.maintenance_time(point - MINUTE):
+                return point
+            start = point
+        return start
+
+    def working_days_between(self, start: Any, end: Any) -> int:
+        """Whole working days lying entirely between two instants (0 when end
+        is not after start)."""
+        first = self.local(start)
+        last = self.local(end)
+        if last <= first:
+            return 0
+        count = 0
+        day = first.date() + dt.timedelta(days=1)
+        while day < last.date():
+            if self.is_working_day(day):
+                count += 1
+            day += dt.timedelta(days=1)
+        return count
+
+    def explain(self, when: Any) -> dict[str, Any]:
+        """Everything a guard or a report wants to know about one instant."""
+        local = self.local(when)
+        window = self.next_maintenance_window(local)
+        holiday = self.holiday(local.date())
+        business = self.business_time(local)
+        floor = self.hard_floor(local)
+        maintenance = not business and not floor and self.in_window(local)
+        if maintenance:
+            reason = "maintenance time"
+        elif business:
+            reason = "business hours of the practice"
+        elif floor:
+            reason = "working hours Mon-Fri 08:00-17:00 (never maintenance time)"
+        else:
+            reason = "outside the practice's maintenance windows"
+        return {
+            "site": self.site_id,
+            "now": local.isoformat(),
+            "business_time": business,
+            "maintenance_time": maintenance,
+            "reason": reason,
+            "holiday": holiday,
+            "next_window": None if window is None else {"start": window[0].isoformat(), "end": window[1].isoformat()},
+        }
+
+
+def site_calendar(site: Mapping[str, Any]) -> SiteCalendar:
+    return SiteCalendar(site)
+
+
+def check_disruptive(site: Mapping[str, Any], now: Any = None, force_reason: str | None = None) -> dict[str, Any]:
+    """The guard every disruptive module calls before it acts.
+
+    Returns the explanation with ``allowed``; ``allowed`` is True in
+    maintenance time, or when a technician forces it with a reason (which the
+    caller must record).
+    """
+    calendar = SiteCalendar(site)
+    when = now if now not in (None, "") else dt.datetime.now(dt.timezone.utc)
+    info = calendar.explain(when)
+    forced = bool(force_reason and str(force_reason).strip())
+    info["forced"] = forced and not info["maintenance_time"]
+    info["force_reason"] = str(force_reason).strip() if forced else None
+    info["allowed"] = info["maintenance_time"] or forced
+    return info
+
+
+def refusal_message(info: Mapping[str, Any], action: str) -> str:
+    window = info.get("next_window")
+    nxt = f"; next maintenance window {window['start']} to {window['end']}" if window else ""
+    return (f"{action} refused for site {info['site']} at {info['now']}: {info['reason']}{nxt}. "
+            "Set praxis_force_reason to override (the reason is logged).")
+
+
+def iter_days(start: dt.date, end: dt.date) -> Iterable[dt.date]:
+    day = start
+    while day <= end:
+        yield day
+        day += dt.timedelta(days=1)
