@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 try:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -246,7 +246,7 @@ class SiteCalendar:
         points = [p for p in self._boundaries(now, horizon_days) if p > now]
         segments = [now] + points
         start = end = None
-        for index, begin in enumerate(segments[:-1]):
+        for begin in segments[:-1]:
             open_ = self.maintenance_time(begin)
             if open_ and start is None:
                 start = begin
@@ -339,10 +339,3 @@ def refusal_message(info: Mapping[str, Any], action: str) -> str:
     nxt = f"; next maintenance window {window['start']} to {window['end']}" if window else ""
     return (f"{action} refused for site {info['site']} at {info['now']}: {info['reason']}{nxt}. "
             "Set praxis_force_reason to override (the reason is logged).")
-
-
-def iter_days(start: dt.date, end: dt.date) -> Iterable[dt.date]:
-    day = start
-    while day <= end:
-        yield day
-        day += dt.timedelta(days=1)

@@ -142,7 +142,8 @@ def _describe(error) -> tuple[str, str]:
         return field_path(path), f"{value!r} is not one of: {choices}"
     if kind == "type":
         wanted = error.validator_value
-        return field_path(path), f"expected {wanted if isinstance(wanted, str) else ' or '.join(wanted)}, got {type(value).__name__} {value!r}"
+        wanted = wanted if isinstance(wanted, str) else " or ".join(wanted)
+        return field_path(path), f"expected {wanted}, got {type(value).__name__} {value!r}"
     if kind == "pattern":
         hints = {
             "vault_": "must name a vault variable (vault_<name>: lower-case letters, digits, underscores)",

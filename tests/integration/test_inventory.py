@@ -1,0 +1,62 @@
+"""The praxisops_sites inventory plugin through the real ansible-inventory."""
+
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+from .ansible_run import ROOT, ansible, inventory_json
+
+DEMO = ROOT / "inventories" / "demo"
+
+
+def test_demo_inventory_groups_and_vars():
+    data = inventory_json(str(DEMO / "praxisops.yml"))
+    groups = {name: set(value.get("hosts", [])) for name, value in data.items() if name != "_meta"}
+    for group in ("site_huber", "site_schmidt", "site_wagner", "firewalls", "switches", "access_points", "nas",
+                  "workplaces", "servers", "pilot", "vendor_opnsense", "vendor_lancom", "vendor_synology",
+                  "vendor_linux", "windows", "not_managed", "network_devices"):
+        assert groups.get(group), f"group {group} missing or empty"
+    assert groups["pilot"] == {"huber-ws01", "schmidt-empfang", "wagner-therapie1"}
+    assert groups["not_managed"] == {"schmidt-mac-ceo"}
+    hostvars = data["_meta"]["hostvars"]
+    fw = hostvars["huber-fw01"]
+    assert fw["ansible_host"] == "192.168.10.1"
+    assert fw["praxis_site"]["state"] == "BY" and fw["praxis_site"]["group"] == "site_huber"
+    assert fw["praxis_device"] == {"name": "fw01", "role": "firewall", "address": "192.168.10.1",
+                                   "credentials": "vault_huber_fw01", "model": "DEC740", "vendor": "opnsense",
+                                   "validate_certs": True}
+    # no secret in a site file, so none in the inventory
+    assert "password" not in str(data).lower()
+
+
+def test_connection_defaults_by_group():
+    for host, connection in (("huber-fw01", "local"), ("huber-ws01", "winrm"), ("wagner-fw01", "ssh")):
+        result = ansible("ansible", host, "-i", str(DEMO / "praxisops.yml"), "-m", "ansible.builtin.debug",
+                         "-a", "var=ansible_connection")
+        assert f'"ansible_connection": "{connection}"' in result.stdout, result.stdout + result.stderr
+
+
+def test_folder_source_ignores_site_files():
+    data = inventory_json(str(DEMO))
+    assert "huber-fw01" in data["_meta"]["hostvars"]
+    assert not any(name in data for name in ("id", "devices", "contacts"))
+
+
+def test_bad_site_fails_whole_inventory_with_clear_message(tmp_path):
+    env = tmp_path / "env"
+    shutil.copytree(DEMO, env)
+    site = yaml.safe_load((env / "sites" / "huber.yml").read_text())
+    site["devices"]["firewalls"][0]["vendor"] = "sophos"
+    site["state"] = "Bayern"
+    (env / "sites" / "huber.yml").write_text(yaml.safe_dump(site))
+    result = ansible("ansible-inventory", "-i", str(env / "praxisops.yml"), "--list")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "sites/huber.yml: state: 'Bayern' is not one of" in output
+    assert "sites/huber.yml: devices.firewalls[0].vendor: 'sophos' is not one of" in output
+    assert "Traceback" not in output
+    # no partial inventory: the playbook refuses to run at all
+    run = ansible("ansible-playbook", "-i", str(env / "praxisops.yml"), "playbooks/site_summary.yml")
+    assert run.returncode != 0 and "Schmidt" not in run.stdout

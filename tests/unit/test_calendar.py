@@ -1,0 +1,231 @@
+"""Service calendar (OPS-01, NET-04): tables of instants and a property test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible.module_utils.praxis_calendar import (
+    STATES, CalendarError, SiteCalendar, check_disruptive, parse_timestamp, refusal_message,
+)
+
+BAVARIA = {"id": "huber", "state": "BY"}
+NRW_WED_CLOSED = {
+    "id": "schmidt", "state": "NW",
+    "business_hours": {"mon": ["08:00-18:00"], "tue": ["08:00-18:00"], "wed": ["08:00-13:00"],
+                       "thu": ["08:00-18:00"], "fri": ["08:00-18:00"]},
+}
+BERLIN_NIGHTS = {
+    "id": "wagner", "state": "BE",
+    "maintenance_windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "22:00", "end": "05:00"},
+                            {"days": ["sat"], "start": "07:00", "end": "12:00"}],
+}
+# a site that misconfigures its windows: open all day, every day
+ALWAYS_WINDOW = {
+    "id": "misconfigured", "state": "BY",
+    "business_hours": {"mon": ["08:00-09:00"]},
+    "maintenance_windows": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                             "start": "00:00", "end": "24:00"}],
+}
+
+
+@pytest.mark.parametrize(("site", "instant", "business", "maintenance"), [
+    # 17:59 / 18:00 / 18:01 on a Tuesday (OPS-01: maintenance from 18:01)
+    (BAVARIA, "2026-11-24T17:59:00+01:00", True, False),
+    (BAVARIA, "2026-11-24T18:00:00+01:00", True, False),
+    (BAVARIA, "2026-11-24T18:00:59+01:00", True, False),
+    (BAVARIA, "2026-11-24T18:01:00+01:00", False, True),
+    (BAVARIA, "2026-11-24T07:59:00+01:00", False, True),
+    (BAVARIA, "2026-11-24T08:00:00+01:00", True, False),
+    # the same instants in UTC
+    (BAVARIA, "2026-11-24T17:00:00Z", True, False),
+    (BAVARIA, "2026-11-24T17:01:00Z", False, True),
+    # weekend
+    (BAVARIA, "2026-11-28T10:00:00+01:00", False, True),
+    (BAVARIA, "2026-11-29T14:00:00+01:00", False, True),
+    # Epiphany (Tue 6 Jan 2026) is a holiday in Bavaria, not in North Rhine-Westphalia
+    (BAVARIA, "2026-01-06T10:00:00+01:00", False, True),
+    (NRW_WED_CLOSED, "2026-01-06T10:00:00+01:00", True, False),
+    # Corpus Christi (Thu 4 Jun 2026): Bavaria yes, Berlin no
+    (BAVARIA, "2026-06-04T11:00:00+02:00", False, True),
+    ({"id": "berlin", "state": "BE"}, "2026-06-04T11:00:00+02:00", True, False),
+    # nationwide: Labour Day (Fri 1 May 2026), Christmas (Fri 25 Dec 2026)
+    (NRW_WED_CLOSED, "2026-05-01T10:00:00+02:00", False, True),
+    (BERLIN_NIGHTS, "2026-12-25T23:00:00+01:00", False, True),
+    # Wednesday closure: 13:00 still open, afternoon closed but under the hard floor until 17:00
+    (NRW_WED_CLOSED, "2026-11-25T13:00:00+01:00", True, False),
+    (NRW_WED_CLOSED, "2026-11-25T13:01:00+01:00", False, False),
+    (NRW_WED_CLOSED, "2026-11-25T17:00:00+01:00", False, False),
+    (NRW_WED_CLOSED, "2026-11-25T17:01:00+01:00", False, True),
+    # windows crossing midnight
+    (BERLIN_NIGHTS, "2026-11-27T21:59:00+01:00", False, False),
+    (BERLIN_NIGHTS, "2026-11-27T22:00:00+01:00", False, True),
+    (BERLIN_NIGHTS, "2026-11-28T04:59:00+01:00", False, True),   # Friday's window, on Saturday
+    (BERLIN_NIGHTS, "2026-11-28T05:00:00+01:00", False, False),
+    (BERLIN_NIGHTS, "2026-11-28T07:00:00+01:00", False, True),
+    (BERLIN_NIGHTS, "2026-11-30T02:00:00+01:00", False, False),  # no window starts on Sunday
+    (BERLIN_NIGHTS, "2026-12-01T02:00:00+01:00", False, True),   # Monday's window
+    # hard floor holds for a misconfigured site
+    (ALWAYS_WINDOW, "2026-11-24T10:00:00+01:00", False, False),
+    (ALWAYS_WINDOW, "2026-11-24T17:00:00+01:00", False, False),
+    (ALWAYS_WINDOW, "2026-11-24T17:01:00+01:00", False, True),
+    (ALWAYS_WINDOW, "2026-11-24T07:59:00+01:00", False, True),
+    (ALWAYS_WINDOW, "2026-01-06T10:00:00+01:00", False, True),   # holiday lifts the floor
+    # daylight saving: spring forward (29 Mar 2026), fall back (25 Oct 2026)
+    (BAVARIA, "2026-03-29T01:59:00+01:00", False, True),
+    (BAVARIA, "2026-03-29T03:00:00+02:00", False, True),
+    (BAVARIA, "2026-03-30T07:59:00+02:00", False, True),
+    (BAVARIA, "2026-03-30T06:00:00Z", True, False),              # 08:00 CEST
+    (BAVARIA, "2026-03-30T06:59:00Z", True, False),
+    (BAVARIA, "2026-03-27T17:00:00Z", True, False),              # 18:00 CET, Friday before
+    (BAVARIA, "2026-10-26T07:00:00Z", True, False),              # 08:00 CET after fall back
+    (BAVARIA, "2026-10-26T06:59:00Z", False, True),
+    (BAVARIA, "2026-10-23T16:01:00Z", False, True),              # 18:01 CEST
+])
+def test_business_and_maintenance_time(site, instant, business, maintenance):
+    calendar = SiteCalendar(site)
+    assert calendar.business_time(instant) is business
+    assert calendar.maintenance_time(instant) is maintenance
+
+
+@pytest.mark.parametrize(("site", "instant", "start", "end"), [
+    (BAVARIA, "2026-11-24T10:00:00+01:00", "2026-11-24T18:01:00+01:00", "2026-11-25T08:00:00+01:00"),
+    # inside a window: the window that contains the instant
+    (BAVARIA, "2026-11-24T23:00:00+01:00", "2026-11-24T18:01:00+01:00", "2026-11-25T08:00:00+01:00"),
+    # Friday evening to Monday morning across the spring change
+    (BAVARIA, "2026-03-27T12:00:00+01:00", "2026-03-27T18:01:00+01:00", "2026-03-30T08:00:00+02:00"),
+    # and across the autumn change
+    (BAVARIA, "2026-10-23T12:00:00+02:00", "2026-10-23T18:01:00+02:00", "2026-10-26T08:00:00+01:00"),
+    # Epiphany Tuesday joins Monday evening and Wednesday morning
+    (BAVARIA, "2026-01-05T10:00:00+01:00", "2026-01-05T18:01:00+01:00", "2026-01-07T08:00:00+01:00"),
+    # Wednesday closure: after the floor
+    (NRW_WED_CLOSED, "2026-11-25T14:00:00+01:00", "2026-11-25T17:01:00+01:00", "2026-11-26T08:00:00+01:00"),
+    # custom windows: Saturday 10:00 -> Saturday window running
+    (BERLIN_NIGHTS, "2026-11-28T10:00:00+01:00", "2026-11-28T07:00:00+01:00", "2026-11-28T12:00:00+01:00"),
+    # Saturday 13:00 -> Monday night
+    (BERLIN_NIGHTS, "2026-11-28T13:00:00+01:00", "2026-11-30T22:00:00+01:00", "2026-12-01T05:00:00+01:00"),
+    # Tue 10:00 (the instant in the firmware refusal of NET-04)
+    (BERLIN_NIGHTS, "2026-11-24T10:00:00+01:00", "2026-11-24T22:00:00+01:00", "2026-11-25T05:00:00+01:00"),
+])
+def test_next_maintenance_window(site, instant, start, end):
+    window = SiteCalendar(site).next_maintenance_window(instant)
+    assert window is not None
+    assert (window[0].isoformat(), window[1].isoformat()) == (start, end)
+
+
+def test_no_window_within_horizon():
+    site = {"id": "never", "state": "BY",
+            "business_hours": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
+    assert SiteCalendar(site).next_maintenance_window("2026-11-24T10:00:00+01:00") is None
+
+
+@pytest.mark.parametrize(("site", "start", "end", "days"), [
+    # Fri -> Wed; Mon whole; Tue 6 Jan is a holiday in Bavaria only
+    (BAVARIA, "2026-01-02T10:00:00+01:00", "2026-01-07T09:00:00+01:00", 1),
+    (NRW_WED_CLOSED, "2026-01-02T10:00:00+01:00", "2026-01-07T09:00:00+01:00", 2),
+    (BAVARIA, "2026-11-23T10:00:00+01:00", "2026-11-24T09:00:00+01:00", 0),
+    (BAVARIA, "2026-11-20T10:00:00+01:00", "2026-11-27T10:00:00+01:00", 4),
+    (BAVARIA, "2026-11-27T10:00:00+01:00", "2026-11-20T10:00:00+01:00", 0),   # end before start
+    (BAVARIA, "2026-12-23T12:00:00+01:00", "2027-01-04T12:00:00+01:00", 5),   # 24, 28-31 Dec
+])
+def test_working_days(site, start, end, days):
+    assert SiteCalendar(site).working_days_between(start, end) == days
+
+
+@pytest.mark.parametrize(("site", "message"), [
+    ({"id": "x", "state": "XX"}, "state 'XX' is not a German federal state"),
+    ({"id": "x", "state": "BY", "timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+    ({"id": "x", "state": "BY", "business_hours": {"mo": ["08:00-18:00"]}}, "unknown weekday 'mo'"),
+    ({"id": "x", "state": "BY", "business_hours": {"mon": ["18:00-08:00"]}}, "ends before it starts"),
+    ({"id": "x", "state": "BY", "business_hours": {"mon": ["8-18"]}}, "'8' is not a time HH:MM"),
+    ({"id": "x", "state": "BY", "maintenance_windows": [{"days": [], "start": "22:00", "end": "05:00"}]},
+     "maintenance_windows[0].days must list"),
+    ({"id": "x", "state": "BY", "maintenance_windows": [{"days": ["mon"], "start": "25:00", "end": "05:00"}]},
+     "maintenance_windows[0].start: '25:00' is not a time"),
+    ("not a dict", "site must be a mapping"),
+])
+def test_bad_calendar_data(site, message):
+    with pytest.raises(CalendarError, match=None) as info:
+        SiteCalendar(site)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("2026-11-24T10:00:00", "has no UTC offset"),
+    ("tomorrow", "is not an ISO-8601 timestamp"),
+    ("", "must be an ISO-8601 string"),
+    (None, "must be an ISO-8601 string"),
+    (dt.datetime(2026, 1, 1, 10, 0), "has no UTC offset"),
+])
+def test_bad_timestamps(value, message):
+    with pytest.raises(CalendarError) as info:
+        parse_timestamp(value, "praxis_now")
+    assert message in str(info.value)
+    assert "praxis_now" in str(info.value)
+
+
+def test_guard_refuses_and_names_next_window():
+    info = check_disruptive(BERLIN_NIGHTS, "2026-11-24T10:00:00+01:00")
+    assert info["allowed"] is False and info["forced"] is False
+    message = refusal_message(info, "firmware update")
+    assert "firmware update refused for site wagner" in message
+    assert "2026-11-24T22:00:00+01:00" in message
+
+
+def test_guard_force_reason():
+    info = check_disruptive(BAVARIA, "2026-11-24T10:00:00+01:00", force_reason="  critical CVE, owner agreed ")
+    assert info["allowed"] is True and info["forced"] is True
+    assert info["force_reason"] == "critical CVE, owner agreed"
+    blank = check_disruptive(BAVARIA, "2026-11-24T10:00:00+01:00", force_reason="   ")
+    assert blank["allowed"] is False and blank["force_reason"] is None
+
+
+def test_guard_in_maintenance_time_is_not_forced():
+    info = check_disruptive(BAVARIA, "2026-11-24T22:00:00+01:00", force_reason="not needed")
+    assert info["allowed"] is True and info["forced"] is False
+
+
+# -- property: NET-04's working hours are never maintenance time ----------------------
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+hhmm = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
+windows = st.lists(st.fixed_dictionaries({
+    "days": st.lists(st.sampled_from(DAY_NAMES), min_size=1, max_size=7, unique=True),
+    "start": hhmm, "end": hhmm}), max_size=3)
+hours = st.dictionaries(st.sampled_from(DAY_NAMES),
+                        st.lists(st.sampled_from(["08:00-09:00", "10:00-12:00", "13:00-13:30", "20:00-22:00"]),
+                                 max_size=2), max_size=7)
+instants = st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2030, 12, 31),
+                        timezones=st.just(ZoneInfo("Europe/Berlin")))
+
+
+@settings(max_examples=400, deadline=None)
+@given(state=st.sampled_from(STATES), maintenance_windows=windows, business_hours=hours, instant=instants)
+def test_working_hours_never_maintenance_time(state, maintenance_windows, business_hours, instant):
+    site = {"id": "p", "state": state, "maintenance_windows": maintenance_windows, "business_hours": business_hours}
+    calendar = SiteCalendar(site)
+    local = instant.astimezone(ZoneInfo("Europe/Berlin"))
+    working_day = local.weekday() < 5 and calendar.holiday(local.date()) is None
+    minute = local.hour * 60 + local.minute
+    if working_day and 8 * 60 <= minute <= 17 * 60:
+        assert not calendar.maintenance_time(instant)
+
+
+@settings(max_examples=60, deadline=None)
+@given(state=st.sampled_from(STATES), maintenance_windows=windows, instant=instants)
+def test_next_window_is_maintenance_time_throughout_its_edges(state, maintenance_windows, instant):
+    calendar = SiteCalendar({"id": "p", "state": state, "maintenance_windows": maintenance_windows})
+    window = calendar.next_maintenance_window(instant)
+    if window is None:
+        return
+    start, end = window
+    minute = dt.timedelta(minutes=1)
+    assert start < end
+    assert calendar.maintenance_time(start)
+    assert calendar.maintenance_time(end - minute)
+    assert not calendar.maintenance_time(end)
+    if start > instant:
+        assert not calendar.maintenance_time(start - minute)
