@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("check_powershell", ROOT / "scripts" / "check_powershell.py")
 gate = importlib.util.module_from_spec(spec)
@@ -39,3 +41,28 @@ def test_unclosed_block_is_reported_with_position(tmp_path):
     good = tmp_path / "good.ps1"
     good.write_bytes(VALID)
     assert gate.main([str(good)]) == 0
+
+
+# docs/powershell.md: valid PowerShell the parser rejects, which the project avoids.
+KNOWN_REJECTED = {
+    "size suffix in arithmetic": b"$x = 5 * 1GB\n",
+    "one-line switch with default": b"switch ($x) { 'a' { 1 } 'b' { 2 } default { 3 } }\n",
+    "ForEach method": b"$a.ForEach({ $_ * 2 })\n",
+    "param with attributes": b"param(\n [Parameter(Mandatory=$true)][string]$Name\n)\n",
+    "ternary": b"$x = $a ? 1 : 2\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_REJECTED))
+def test_documented_rejections_still_hold(name):
+    assert gate.problems(KNOWN_REJECTED[name]), f"the parser now accepts '{name}': drop it from docs/powershell.md"
+
+
+@pytest.mark.parametrize("source", [
+    b"$d = [System.Collections.Generic.Dictionary[string,object]]::new()\n",
+    b"Remove-Item -Path $p -WhatIf:$module.CheckMode\n",
+    b"switch ($x) {\n  'a' { 1 }\n  default { 2 }\n}\n",
+    b"$h = [ordered]@{ a = 1 }\n",
+])
+def test_documented_acceptances(source):
+    assert gate.problems(source) == []
