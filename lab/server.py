@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import gc
 import importlib
 import inspect
@@ -123,6 +124,56 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         raise
 
 
+def ensure_certificate(run_dir: Path, addresses: list[str]) -> Path:
+    """Make sure ``lab-cert.pem`` in ``run_dir`` names every device address.
+
+    ``lab/tls.py`` creates the shared self-signed certificate for 127.0.0.1
+    and localhost and reuses whatever it finds in the run directory. The site
+    files of the lab say ``validate_certs: true`` with this certificate as
+    ``ca_path``, so a client checks the device address against the
+    certificate: the lab issues it here, before any device loads it, with
+    every device address as an IP SAN (same key type and names as tls.py).
+    """
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cert_path, key_path = run_dir / "lab-cert.pem", run_dir / "lab-key.pem"
+    wanted = {ipaddress.ip_address(a) for a in [*addresses, "127.0.0.1"]}
+    now = dt.datetime.now(dt.timezone.utc)
+    if cert_path.exists() and key_path.exists():
+        try:
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            if wanted <= set(names.get_values_for_type(x509.IPAddress)) and \
+                    cert.not_valid_after_utc > now + dt.timedelta(days=30):
+                return cert_path
+        except (ValueError, x509.ExtensionNotFound):
+            pass
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "praxisops-lab"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "praxisops lab")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost")] + [x509.IPAddress(ip) for ip in sorted(wanted)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    write_atomic(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()), mode=0o600)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path
+
+
 def _construct(cls: type, run_dir: Path, **kwargs: Any) -> core.Device:
     """Pass ``run_dir`` only to the classes that take it (HTTPS / SSH)."""
     params = inspect.signature(cls.__init__).parameters
@@ -165,8 +216,10 @@ class Lab:
 
     # -- building ------------------------------------------------------------------
     def build(self) -> None:
-        tls.ensure_certificate(self.run_dir)
-        for index, slot in plan(self.sites):
+        layout = plan(self.sites)
+        ensure_certificate(self.run_dir, [core.device_address(slot.role, index) for index, slot in layout])
+        tls.ensure_certificate(self.run_dir)    # no-op now; keeps one source of truth for the paths
+        for index, slot in layout:
             site = site_id(index)
             username, password = random_credentials(slot.role)
             device = _construct(

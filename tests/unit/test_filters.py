@@ -37,7 +37,8 @@ def test_calendar_state_has_every_key():
 
 
 @pytest.mark.parametrize(("name", "args", "message"), [
-    ("praxis_business_time", ("2026-11-24 10:00", SITE), "praxis_business_time: timestamp '2026-11-24 10:00' has no UTC"),
+    ("praxis_business_time", ("2026-11-24 10:00", SITE),
+     "praxis_business_time: timestamp '2026-11-24 10:00' has no UTC"),
     ("praxis_maintenance_time", ("2026-11-24T10:00:00+01:00", {"id": "x", "state": "DE"}),
      "praxis_maintenance_time: site x: state 'DE'"),
     ("praxis_next_maintenance_window", ("soon", SITE), "praxis_next_maintenance_window: timestamp 'soon'"),

@@ -88,7 +88,6 @@ def lab(tmp_path_factory):
 def https_get(lab: Lab, device: str, path: str, auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
     record = lab.record(device)
     context = ssl.create_default_context(cafile=lab.state["ca_path"])
-    context.check_hostname = False  # TEMP
     headers = {}
     if auth:
         headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
