@@ -43,7 +43,7 @@ apt:
 	else echo "Not root: skipping Debian packages ($(APT_PACKAGES)); tests that need them are skipped."; fi
 
 demo: deps
-	$(BIN)/ansible-playbook playbooks/site_summary.yml
+	scripts/demo.sh
 
 lint: deps
 	$(BIN)/ruff check .
@@ -65,6 +65,7 @@ test: deps
 
 bench: deps
 	$(BIN)/python bench/sites/bench_sites.py
+	$(BIN)/python bench/lab/bench_lab.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .lab
