@@ -11,18 +11,20 @@ switch faults at run time. All answers are JSON; errors are
 ``PUT    /devices/<name>/faults``           JSON object of ``core.Faults`` fields (POST as well)
 ``DELETE /devices/<name>/faults``           all faults off
 ``POST   /devices/<name>/state``            JSON merge into the device state; keys must exist
+``POST   /devices/<name>/call/<set_x>``     call a ``set_*`` method of the device class with the
+                                            JSON object as keyword arguments (``set_disk_health``)
 ``POST   /devices/<name>/reboot``           reboot (also powers up a device that stayed down)
 ``GET    /mail``                            messages the lab mail server received
-``DELETE /mail``                            forget them
+``DELETE /mail``                            forget them (the .eml files stay in the maildir)
 ==========================================  =====================================================
 
-Device names are ``<site>-<device>``, e.g. ``lab001-fw01``; the mail server
-is ``lab-mail``. A state change goes through the device's own
-``apply_state(values)`` when its class offers one; otherwise it is merged
-generically: objects merge key by key, a list element is addressed by its
-index as key (``{"disks": {"1": {"status": "crashed"}}}``), everything else is
-replaced, and a key the device does not have, or a value of another type, is
-refused before anything changes.
+Device names are ``<site>-<device>``, e.g. ``lab001-fw01``. A state change
+goes through the device's own ``apply_state(values)`` when its class offers
+one; otherwise it is merged generically: objects merge key by key, a list
+element is addressed by its index as key
+(``{"disks": {"1": {"health": "failing"}}}``), everything else is replaced,
+and a key the device does not have, or a value of another type, is refused
+before anything changes.
 """
 
 from __future__ import annotations
@@ -141,8 +143,6 @@ def _device(request: web.Request) -> core.Device:
     lab = _lab(request)
     name = request.match_info["name"]
     device = lab.devices.get(name)
-    if device is None and lab.mail is not None and name == lab.mail.name:
-        device = lab.mail
     if device is None:
         raise web.HTTPNotFound(text=_dumps({"error": f"no device '{name}' in this lab; names look like "
                                                       f"lab001-fw01, lab001-sw01, lab001-ap01, lab001-nas01"}),
@@ -162,35 +162,34 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def setters(device: core.Device) -> dict[str, str]:
+    """Public ``set_*`` methods of the device class and the first line of their docs."""
+    found = {}
+    for name in dir(type(device)):
+        if name.startswith("set_") and callable(getattr(device, name, None)):
+            doc = (getattr(type(device), name).__doc__ or "").strip().splitlines()
+            found[name] = doc[0] if doc else ""
+    return found
+
+
 def _detail(device: core.Device) -> dict[str, Any]:
     data = device.summary()
     data["faults_all"] = device.faults.as_dict()
     data["reboot_seconds"] = device.reboot_seconds
+    data["setters"] = setters(device)
     data["state"] = device.state
     return data
 
 
 def _messages(lab: Lab) -> list[Any]:
-    mail = lab.mail
-    for attr in ("messages", "received", "inbox"):
-        value = getattr(mail, attr, None)
-        if value is not None:
-            return list(value() if callable(value) else value)
-    return list((mail.state or {}).get("messages", [])) if mail is not None else []
+    return lab.mail.messages() if lab.mail is not None else []
 
 
 def _mail_record(message: Any) -> dict[str, Any]:
-    get = message.get if isinstance(message, dict) else (lambda key, default=None: getattr(message, key, default))
-    record = {
-        "from": get("from") or get("mail_from") or get("sender"),
-        "to": get("to") or get("rcpt_tos") or get("recipients"),
-        "subject": get("subject"),
-    }
-    for extra in ("date", "received", "received_at", "priority"):
-        value = get(extra)
-        if value is not None:
-            record[extra] = value
-    return record
+    """A ``lab.smtp.ReceivedMessage`` without its body."""
+    return {"from": message.mail_from, "to": list(message.rcpt_tos), "subject": message.subject,
+            "received": message.received, "peer": message.peer,
+            "path": str(message.path) if message.path else None}
 
 
 async def status(request: web.Request) -> web.Response:
@@ -212,9 +211,10 @@ async def status(request: web.Request) -> web.Response:
         "requests": sum(d["requests"] for d in devices),
         "by_vendor": by_vendor,
     }
-    mail = lab.mail.summary() if lab.mail is not None else None
-    if mail is not None:
-        mail["messages"] = len(_messages(lab))
+    mail = None
+    if lab.mail is not None:
+        mail = {"address": lab.mail.host, "port": lab.mail.port, "messages": len(_messages(lab)),
+                "maildir": str(lab.mail.maildir) if lab.mail.maildir else None}
     return reply({"pid": os.getpid(), "uptime": round(time.time() - lab.started_at, 1),
                   "ready_after": lab.ready_after, "control_url": lab.control_url,
                   "totals": totals, "mail": mail, "devices": devices})
@@ -256,6 +256,23 @@ async def state_set(request: web.Request) -> web.Response:
     return reply({"name": device.name, "state": device.state})
 
 
+async def call_setter(request: web.Request) -> web.Response:
+    device = _device(request)
+    method = request.match_info["method"]
+    available = setters(device)
+    if method not in available:
+        return error(f"{device.name}: no method '{method}'; this device offers: "
+                     f"{', '.join(sorted(available)) or 'none'}")
+    body = await _json_object(request)
+    try:
+        getattr(device, method)(**body)
+    except TypeError as exc:        # missing or unknown keyword
+        return error(f"{device.name}: {method}: {exc}")
+    except (ValueError, KeyError) as exc:
+        return error(f"{device.name}: {method}: {exc}")
+    return reply({"name": device.name, "called": method, "state": device.state})
+
+
 async def reboot(request: web.Request) -> web.Response:
     device = _device(request)
     device.reboot(delay=0.1)
@@ -268,12 +285,7 @@ async def mail_list(request: web.Request) -> web.Response:
 
 
 async def mail_clear(request: web.Request) -> web.Response:
-    lab = _lab(request)
-    for attr in ("messages", "received", "inbox"):
-        value = getattr(lab.mail, attr, None)
-        if isinstance(value, list):
-            value.clear()
-            break
+    _lab(request).mail.clear()
     return reply({"messages": 0})
 
 
@@ -287,6 +299,7 @@ def create_app(lab: Lab) -> web.Application:
     app.router.add_post("/devices/{name}/faults", faults_set)
     app.router.add_delete("/devices/{name}/faults", faults_clear)
     app.router.add_post("/devices/{name}/state", state_set)
+    app.router.add_post("/devices/{name}/call/{method}", call_setter)
     app.router.add_post("/devices/{name}/reboot", reboot)
     app.router.add_get("/mail", mail_list)
     app.router.add_delete("/mail", mail_clear)

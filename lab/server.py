@@ -20,8 +20,11 @@ overrides):
   atomically; removed again on a clean shutdown.
 * ``credentials.json`` (mode 0600): username and password of every device;
   ``python -m lab up`` turns it into the encrypted lab vault.
-* ``lab.log``: the log; ``lab-cert.pem`` / ``lab-key.pem``: the TLS material
-  of the HTTPS devices (``lab/tls.py``).
+* ``lab.log``: the log (the previous run's is ``lab.log.1``).
+* ``lab-cert.pem`` / ``lab-key.pem``: the self-signed certificate every HTTPS
+  device presents, issued for all device addresses (``ca_path`` of the site
+  files); ``lab-ssh-hostkey``: the SSH host key of the LANCOM devices.
+* ``mail/``: every message the lab mail server received, as ``.eml`` files.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
 import gc
 import importlib
 import inspect
@@ -124,62 +126,16 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         raise
 
 
-def ensure_certificate(run_dir: Path, addresses: list[str]) -> Path:
-    """Make sure ``lab-cert.pem`` in ``run_dir`` names every device address.
-
-    ``lab/tls.py`` creates the shared self-signed certificate for 127.0.0.1
-    and localhost and reuses whatever it finds in the run directory. The site
-    files of the lab say ``validate_certs: true`` with this certificate as
-    ``ca_path``, so a client checks the device address against the
-    certificate: the lab issues it here, before any device loads it, with
-    every device address as an IP SAN (same key type and names as tls.py).
-    """
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    cert_path, key_path = run_dir / "lab-cert.pem", run_dir / "lab-key.pem"
-    wanted = {ipaddress.ip_address(a) for a in [*addresses, "127.0.0.1"]}
-    now = dt.datetime.now(dt.timezone.utc)
-    if cert_path.exists() and key_path.exists():
-        try:
-            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-            names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            if wanted <= set(names.get_values_for_type(x509.IPAddress)) and \
-                    cert.not_valid_after_utc > now + dt.timedelta(days=30):
-                return cert_path
-        except (ValueError, x509.ExtensionNotFound):
-            pass
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "praxisops-lab"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "praxisops lab")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost")] + [x509.IPAddress(ip) for ip in sorted(wanted)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    write_atomic(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                             serialization.NoEncryption()), mode=0o600)
-    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path
-
-
 def _construct(cls: type, run_dir: Path, **kwargs: Any) -> core.Device:
     """Pass ``run_dir`` only to the classes that take it (HTTPS / SSH)."""
     params = inspect.signature(cls.__init__).parameters
     if "run_dir" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
         kwargs["run_dir"] = run_dir
     return cls(**kwargs)
+
+
+class StartError(Exception):
+    """Devices that could not open their listeners (the message names them)."""
 
 
 class Lab:
@@ -207,7 +163,7 @@ class Lab:
         self.classes = classes
         self.mail_class = mail_class or load_class(*MAIL_CLASS)
         self.devices: dict[str, core.Device] = {}
-        self.mail: core.Device | None = None
+        self.mail: Any = None       # lab.smtp.LabMailServer
         self._control_runner: Any = None
 
     @property
@@ -217,8 +173,8 @@ class Lab:
     # -- building ------------------------------------------------------------------
     def build(self) -> None:
         layout = plan(self.sites)
-        ensure_certificate(self.run_dir, [core.device_address(slot.role, index) for index, slot in layout])
-        tls.ensure_certificate(self.run_dir)    # no-op now; keeps one source of truth for the paths
+        # before any device loads it through lab/tls.py, which reuses the files it finds
+        tls.ensure_certificate(self.run_dir, [core.device_address(slot.role, index) for index, slot in layout])
         for index, slot in layout:
             site = site_id(index)
             username, password = random_credentials(slot.role)
@@ -228,9 +184,8 @@ class Lab:
                 address=core.device_address(slot.role, index),
                 username=username, password=password, reboot_seconds=self.reboot_seconds)
             self.devices[device.name] = device
-        self.mail = _construct(self.mail_class, self.run_dir, name="lab-mail", site_id="lab",
-                               address=self.mail_address, port=self.mail_port,
-                               reboot_seconds=self.reboot_seconds)
+        self.mail = self.mail_class(self.mail_address, self.mail_port, maildir=self.run_dir / "mail",
+                                    run_dir=self.run_dir)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -242,7 +197,7 @@ class Lab:
         self._write_credentials()
         # The control API first: it is what tells "the lab" from a stranger on the ports.
         self._control_runner = await control.start(self, self.control_address, self.control_port)
-        await self.mail.start()
+        await self.mail.start_async()
         devices = list(self.devices.values())
         failures: list[str] = []
         for first in range(0, len(devices), START_BATCH):
@@ -253,7 +208,7 @@ class Lab:
                     failures.append(f"{device.name} on {device.address}:{device.port}: {result}")
         if failures:
             more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
-            raise RuntimeError("cannot start " + "; ".join(failures[:5]) + more)
+            raise StartError("cannot start " + "; ".join(failures[:5]) + more)
         self.ready_after = time.monotonic() - t0
         gc.collect()
         gc.freeze()         # long-lived device objects: keep them out of every GC pass
@@ -276,7 +231,7 @@ class Lab:
                                  return_exceptions=True)
         if self.mail is not None:
             with contextlib.suppress(Exception):
-                await self.mail.stop()
+                await self.mail.stop_async()
         log.info("lab stopped")
 
     # -- files -----------------------------------------------------------------------
@@ -297,7 +252,8 @@ class Lab:
             state.update({
                 "ready_after": round(self.ready_after or 0.0, 3),
                 "ca_path": str(self.run_dir / "lab-cert.pem"),
-                "mail": {"address": self.mail_address, "port": self.mail_port},
+                "mail": {"address": self.mail_address, "port": self.mail_port,
+                         "maildir": str(self.run_dir / "mail")},
                 "devices": self.device_records(),
             })
         write_atomic(self.state_path, json.dumps(state, indent=1) + "\n")
@@ -347,7 +303,7 @@ async def serve(lab: Lab) -> int:
     code = 0
     if starting.done() and starting.exception() is not None:
         error = starting.exception()
-        log.error("lab failed to start: %s", error, exc_info=error)
+        log.error("lab failed to start: %s", error, exc_info=None if isinstance(error, StartError) else error)
         await lab.stop()
         lab.write_state("failed", error=str(error))
         with contextlib.suppress(FileNotFoundError):

@@ -2,8 +2,11 @@
 
 Real OPNsense and Synology boxes ship with a self-signed certificate until the
 practice installs its own; the lab does the same. One EC key and certificate
-(with the device addresses as IP SANs, and 127.0.0.1) is made per lab run
-directory and shared by every HTTPS device of the process.
+per lab run directory is shared by every HTTPS device of the process. It
+names localhost, 127.0.0.1 and every device address given (IP SANs), so a
+client that validates the certificate with it as CA (the lab site files say
+``validate_certs: true`` and ``ca_path``) also checks the address. It is made
+again when an address is missing or it expires within 30 days.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import datetime as dt
 import ipaddress
 import os
 import ssl
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography import x509
@@ -20,16 +24,38 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def ensure_certificate(run_dir: Path) -> tuple[Path, Path]:
-    """Return (cert, key) paths in run_dir, creating them once."""
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _covers(cert_path: Path, wanted: set, now: dt.datetime) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    return wanted <= set(names.get_values_for_type(x509.IPAddress)) and \
+        cert.not_valid_after_utc > now + dt.timedelta(days=30)
+
+
+def ensure_certificate(run_dir: Path, addresses: Iterable[str] = ()) -> tuple[Path, Path]:
+    """Return (cert, key) paths in run_dir, creating them when missing, expiring
+    or not naming every one of ``addresses``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = run_dir / "lab-cert.pem", run_dir / "lab-key.pem"
-    if cert_path.exists() and key_path.exists():
+    wanted = {ipaddress.ip_address(a) for a in [*addresses, "127.0.0.1"]}
+    now = dt.datetime.now(dt.timezone.utc)
+    if key_path.exists() and cert_path.exists() and _covers(cert_path, wanted, now):
         return cert_path, key_path
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "praxisops-lab"),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "praxisops lab")])
-    now = dt.datetime.now(dt.timezone.utc)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name)
@@ -37,22 +63,14 @@ def ensure_certificate(run_dir: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"),
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        ]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost")] + [x509.IPAddress(ip) for ip in sorted(wanted)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    tmp_key = key_path.with_suffix(".tmp")
-    tmp_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    os.chmod(tmp_key, 0o600)
-    os.replace(tmp_key, key_path)
-    tmp_cert = cert_path.with_suffix(".tmp")
-    tmp_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    os.replace(tmp_cert, cert_path)
+    _write_atomic(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()), 0o600)
+    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return cert_path, key_path
 
 

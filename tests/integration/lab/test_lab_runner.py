@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.message
 import json
 import os
+import smtplib
 import socket
 import ssl
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -55,11 +58,18 @@ class Lab:
     def state(self) -> dict:
         return json.loads((self.run_dir / "state.json").read_text())
 
-    def vault(self) -> dict:
+    def vault_files(self) -> dict[str, dict]:
+        """group_vars/<group>/vault.yml, decrypted, by group."""
         password = (self.inventory_dir / ".vault_pass").read_text().strip()
         vault = VaultLib([("default", VaultSecret(password.encode()))])
-        data = vault.decrypt((self.inventory_dir / "group_vars" / "all" / "vault.yml").read_bytes())
-        return yaml.safe_load(data)
+        return {path.parent.name: yaml.safe_load(vault.decrypt(path.read_bytes()))
+                for path in sorted((self.inventory_dir / "group_vars").glob("*/vault.yml"))}
+
+    def vault(self) -> dict:
+        merged: dict = {}
+        for entries in self.vault_files().values():
+            merged.update(entries)
+        return merged
 
     def credentials(self, device: str) -> dict:
         return self.vault()["vault_" + device.replace("-", "_")]
@@ -104,14 +114,16 @@ def opnsense_status(lab: Lab, device: str) -> tuple[int, bytes]:
     return https_get(lab, device, "/api/core/firmware/status", (creds["username"], creds["password"]))
 
 
+def dsm(lab: Lab, device: str, **params: str) -> dict:
+    status, body = https_get(lab, device, "/webapi/entry.cgi?" + urllib.parse.urlencode(params))
+    assert status == 200, body          # DSM answers 200 and reports errors in the envelope
+    return json.loads(body)
+
+
 def synology_login(lab: Lab, device: str) -> dict:
     creds = lab.credentials(device)
-    query = urllib.parse.urlencode({"api": "SYNO.API.Auth", "version": "6", "method": "login",
-                                    "account": creds["username"], "passwd": creds["password"],
-                                    "format": "sid"})
-    status, body = https_get(lab, device, f"/webapi/auth.cgi?{query}")
-    assert status == 200, body
-    return json.loads(body)
+    return dsm(lab, device, api="SYNO.API.Auth", version="6", method="login", account=creds["username"],
+               passwd=creds["password"], format="sid")
 
 
 def ssh_command(lab: Lab, device: str, command: str) -> str:
@@ -165,10 +177,16 @@ def test_inventory_files(lab, repo_root):
     assert len({s["state"] for s in sites.values()}) == 3
     assert yaml.safe_load((lab.inventory_dir / "praxisops.yml").read_text()) == {
         "plugin": "praxisops_sites", "sites_dir": "sites"}
-    for secret in (lab.inventory_dir / ".vault_pass", lab.inventory_dir / "group_vars" / "all" / "vault.yml"):
+    vault_paths = sorted((lab.inventory_dir / "group_vars").glob("*/vault.yml"))
+    for secret in [lab.inventory_dir / ".vault_pass", *vault_paths]:
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
-    assert (lab.inventory_dir / "group_vars" / "all" / "vault.yml").read_bytes().startswith(b"$ANSIBLE_VAULT;")
+    for path in vault_paths:
+        assert path.read_bytes().startswith(b"$ANSIBLE_VAULT;1.1;AES256"), path
     assert set(vault) == {"vault_" + name.replace("-", "_") for name in EXPECTED}
+    # one vault per practice (group site_<id> of the inventory plugin), holding only its devices
+    for group, entries in lab.vault_files().items():
+        assert group.startswith("site_lab"), group
+        assert all(key.startswith(f"vault_{group[5:]}_") for key in entries), (group, list(entries))
 
 
 def test_a_real_request_per_vendor(lab):
@@ -176,9 +194,11 @@ def test_a_real_request_per_vendor(lab):
     assert status == 200, body
     assert json.loads(body)
     login = synology_login(lab, "lab002-nas01")
-    assert login["success"] is True and login["data"]["sid"]
-    assert ssh_command(lab, "lab001-sw01", "show version")
-    assert ssh_command(lab, "lab003-ap01", "show version")
+    assert login["success"] is True, login
+    info = dsm(lab, "lab002-nas01", api="SYNO.Core.System", version="1", method="info", _sid=login["data"]["sid"])
+    assert info["success"] is True and info["data"]["firmware_ver"].startswith("DSM"), info
+    assert "5.20" in ssh_command(lab, "lab001-sw01", "show version")         # LCOS SX 5
+    assert "VERSION:" in ssh_command(lab, "lab003-ap01", "sysinfo")          # LCOS
 
 
 def test_fault_from_the_cli_is_seen_by_a_client(lab):
@@ -190,6 +210,12 @@ def test_fault_from_the_cli_is_seen_by_a_client(lab):
     result = lab.cli("fault", "lab002-fw01", "--clear")
     assert result.returncode == 0, result.stderr
     assert opnsense_status(lab, "lab002-fw01")[0] == 200
+    # the same switch on an SSH device: the login is refused
+    assert lab.cli("fault", "lab002-sw01", "refuse_auth=true").returncode == 0
+    with pytest.raises(asyncssh.PermissionDenied):
+        ssh_command(lab, "lab002-sw01", "show version")
+    assert lab.cli("fault", "lab002-sw01", "--clear").returncode == 0
+    assert ssh_command(lab, "lab002-sw01", "show version")
 
 
 def test_bad_fault_key_is_named(lab):
@@ -218,10 +244,61 @@ def test_status_lists_the_devices(lab):
     assert lab.cli("fault", "lab001-sw01", "--clear").returncode == 0
 
 
+def test_state_change_from_the_cli(lab):
+    result = lab.cli("state", "lab001-fw01", "firmware_latest=99.1")
+    assert result.returncode == 0, result.stderr
+    detail = json.loads(lab.cli("state", "lab001-fw01").stdout)
+    assert detail["firmware_latest"] == "99.1"
+    result = lab.cli("state", "lab001-fw01", "no_such_key=1")
+    assert result.returncode != 0 and "no_such_key" in result.stderr
+    # a failing disk through the method the NAS class offers
+    result = lab.cli("call", "lab001-nas01", "set_disk_health", "disk_id=sata2", "health=failing")
+    assert result.returncode == 0, result.stderr
+    disks = json.loads(lab.cli("state", "lab001-nas01").stdout)["disks"]
+    assert [d["health"] for d in disks if d["id"] == "sata2"] == ["failing"]
+    result = lab.cli("call", "lab001-nas01", "explode")
+    assert result.returncode != 0 and "set_disk_health" in result.stderr      # names what is offered
+
+
+def test_reboot_from_the_cli(lab):
+    record = lab.record("lab003-sw01")
+    result = lab.cli("reboot", "lab003-sw01")
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 5
+    while port_open(record["address"], record["port"], 0.2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not port_open(record["address"], record["port"], 0.2), "did not go down"
+    deadline = time.monotonic() + 10
+    while not port_open(record["address"], record["port"], 0.2) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert port_open(record["address"], record["port"]), "did not come back"
+
+
+def test_mail_received_is_listed(lab):
+    message = email.message.EmailMessage()
+    message["From"] = "praxisops@example.org"
+    message["To"] = "praxis.lab001@example.org"
+    message["Subject"] = "lab runner test mail"
+    message.set_content("hello")
+    with smtplib.SMTP(lab.state["mail"]["address"], lab.state["mail"]["port"], timeout=10) as smtp:
+        smtp.send_message(message)
+    result = lab.cli("mail")
+    assert result.returncode == 0, result.stderr
+    assert "lab runner test mail" in result.stdout and "praxis.lab001@example.org" in result.stdout
+
+
 def test_second_up_is_refused(lab):
     result = lab.cli("up", "--sites", "1", "--inventory-dir", str(lab.inventory_dir))
     assert result.returncode == 1
     assert "already running" in result.stderr
+
+
+def test_up_from_another_run_dir_finds_the_ports_taken(lab, tmp_path):
+    other = Lab(tmp_path / "run", tmp_path / "inventory")
+    result = other.cli("up", "--sites", "1", "--inventory-dir", str(other.inventory_dir))
+    assert result.returncode == 1
+    assert f"{core.CONTROL_ADDRESS}:{core.CONTROL_PORT}" in result.stderr and "in use" in result.stderr
+    assert not (tmp_path / "inventory").exists()
 
 
 def test_down_stops_everything(lab):
