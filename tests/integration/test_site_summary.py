@@ -21,3 +21,9 @@ def test_site_summary_lists_the_three_demo_practices():
     assert "next maintenance window: 2026-11-25T22:00:00+01:00 to 2026-11-26T05:00:00+01:00" in out
     assert "schmidt-mac-ceo 10.20.0.40 Apple iMac [not managed: macos]" in out
     assert "huber-ws01 192.168.10.21 Dell OptiPlex 7010 [pilot]" in out
+
+
+def test_site_summary_without_praxis_now_uses_the_current_time():
+    result = ansible("ansible-playbook", "playbooks/site_summary.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("next maintenance window: ") == 3
