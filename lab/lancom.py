@@ -1235,6 +1235,10 @@ class SX5Session(CLISession):
         if len(args) > 2:
             self.invalid(line, 2)
             return
+        await self.confirm_save()
+
+    async def confirm_save(self) -> None:
+        """The save dialog of "write memory" and "copy ... startup-config"."""
         answer = await self.ask("\nThis operation may take a few minutes.\n"
                                 "Management interfaces will not be available during this time.\n\n"
                                 "Are you sure you want to save? (y/n) ")
@@ -1251,13 +1255,7 @@ class SX5Session(CLISession):
         # LCOS SX 5 scripts: "copy system:running-config nvram:startup-config" + "y".
         if len(args) == 3 and args[1].lower() == "system:running-config" and \
                 args[2].lower() == "nvram:startup-config":
-            answer = await self.ask("\nThis operation may take a few minutes.\n"
-                                    "Management interfaces will not be available during this time.\n\n"
-                                    "Are you sure you want to save? (y/n) ")
-            if answer.lower().startswith("y"):
-                self.save()
-            else:
-                self.out("\nConfiguration Not Saved!\n")
+            await self.confirm_save()
             return
         # Firmware: "copy <http-url> {active|backup}" (FASTPATH transfer dialog).
         if len(args) == 3 and re.match(r"https?://", args[1], re.I) and _match(args[2], ("active", "backup")):

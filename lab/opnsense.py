@@ -59,7 +59,6 @@ import json
 import logging
 import random
 import re
-import ssl
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
@@ -70,7 +69,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from lab import tls
+from lab import https
 from lab.core import Device
 
 log = logging.getLogger("lab.opnsense")
@@ -96,20 +95,6 @@ ET_OPEN_FILES = ("botcc", "compromised", "drop", "dshield", "emerging-exploit", 
 
 JSON_CT = "application/json; charset=UTF-8"       # Phalcon setContentType('application/json', 'UTF-8')
 ERROR_CT = "application/json;charset=utf-8"       # www/api.php error_output()
-
-# -- shared TLS context ------------------------------------------------------------------
-
-_SSL_CONTEXTS: dict[Path, ssl.SSLContext] = {}
-
-
-def ssl_context(run_dir: Path) -> ssl.SSLContext:
-    """One server SSLContext per run directory, shared by every firewall."""
-    key = Path(run_dir).resolve()
-    ctx = _SSL_CONTEXTS.get(key)
-    if ctx is None:
-        ctx = _SSL_CONTEXTS[key] = tls.server_context(key)
-    return ctx
-
 
 # -- small helpers ----------------------------------------------------------------------------
 
@@ -551,17 +536,7 @@ class OPNsenseFirewall(Device):
 
     # -- lifecycle -----------------------------------------------------------------------
     async def _open_listeners(self) -> list[Any]:
-        server = web.Server(self._handle, access_log=None)
-        runner = web.ServerRunner(server, shutdown_timeout=0.25)
-        await runner.setup()
-        site = web.TCPSite(runner, self.address, self.port, ssl_context=ssl_context(self.run_dir),
-                           backlog=64, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        return [_RunnerCloser(runner)]
+        return await https.serve(self._handle, self.address, self.port, self.run_dir, shutdown_timeout=0.25)
 
     async def stop(self) -> None:
         job = self._job
@@ -1405,15 +1380,3 @@ def garble(payload: bytes) -> bytes:
     noise = bytearray(random.randbytes(width))
     noise[0], noise[width // 2] = 0x00, 0x3C
     return payload[:middle] + bytes(noise) + payload[middle + width:]
-
-
-class _RunnerCloser:
-    """What ``Device.stop()`` closes: the runner, which drops open connections too."""
-
-    __slots__ = ("runner",)
-
-    def __init__(self, runner: web.ServerRunner) -> None:
-        self.runner = runner
-
-    async def close(self) -> None:
-        await self.runner.cleanup()

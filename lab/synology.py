@@ -40,7 +40,6 @@ import json
 import random
 import re
 import secrets
-import ssl
 import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -48,21 +47,11 @@ from typing import Any, Callable, ClassVar
 from aiohttp import web
 
 from lab.core import Device
-from lab.tls import server_context
+from lab import https
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUN_DIR = REPO_ROOT / ".lab"
 
-# One server SSLContext per run directory, shared by every NAS of the process.
-_SSL_CONTEXTS: dict[Path, ssl.SSLContext] = {}
-
-
-def shared_ssl_context(run_dir: Path) -> ssl.SSLContext:
-    key = Path(run_dir).resolve()
-    ctx = _SSL_CONTEXTS.get(key)
-    if ctx is None:
-        ctx = _SSL_CONTEXTS[key] = server_context(key)
-    return ctx
 
 
 # -- error codes ------------------------------------------------------------------
@@ -275,14 +264,6 @@ class Call:
     cookies: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-class _RunnerListener:
-    """The device's HTTPS listener; close() stops accepting and drops connections."""
-
-    def __init__(self, runner: web.ServerRunner) -> None:
-        self._runner = runner
-
-    async def close(self) -> None:
-        await self._runner.cleanup()
 
 
 class SynologyNAS(Device):
@@ -423,17 +404,7 @@ class SynologyNAS(Device):
 
     # -- listener --------------------------------------------------------------------
     async def _open_listeners(self) -> list[Any]:
-        server = web.Server(self._handle, access_log=None)
-        runner = web.ServerRunner(server, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, self.address, self.port, ssl_context=shared_ssl_context(self.run_dir),
-                           reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        return [_RunnerListener(runner)]
+        return await https.serve(self._handle, self.address, self.port, self.run_dir, shutdown_timeout=0.5)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         await self.faults.delay()
