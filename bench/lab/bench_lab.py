@@ -71,15 +71,34 @@ def _basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
+class _Tally:
+    """Outcome of one phase: successes, errors by reason, a sample of latencies."""
+
+    def __init__(self) -> None:
+        self.ok = self.errors = 0
+        self.latencies: list[float] = []
+        self.failures: dict[str, int] = {}
+
+    def record(self, t0: float, good: bool, reason: str = "") -> None:
+        if good:
+            self.ok += 1
+            if len(self.latencies) < LATENCY_SAMPLE:
+                self.latencies.append(time.perf_counter() - t0)
+        else:
+            self.errors += 1
+            self.failures[reason] = self.failures.get(reason, 0) + 1
+
+    def result(self) -> dict[str, Any]:
+        return {"ok": self.ok, "errors": self.errors, "latencies": self.latencies, "failures": self.failures}
+
+
 async def _https_phase(targets: list[dict], ca_path: str, connections: int, start: float, duration: float,
                        keepalive: bool) -> dict[str, Any]:
     import aiohttp
 
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=0, ssl=_https_context(ca_path),
                                      force_close=not keepalive, enable_cleanup_closed=True)
-    ok = errors = 0
-    latencies: list[float] = []
-    failures: dict[str, int] = {}
+    tally = _Tally()
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
         # DSM needs a session id first (one login per NAS), OPNsense takes key:secret on every call.
         for target in targets:
@@ -90,7 +109,6 @@ async def _https_phase(targets: list[dict], ca_path: str, connections: int, star
         stop = start + duration
 
         async def worker() -> None:
-            nonlocal ok, errors
             while time.time() < stop:
                 target = next(cycle)
                 t0 = time.perf_counter()
@@ -101,16 +119,10 @@ async def _https_phase(targets: list[dict], ca_path: str, connections: int, star
                         reason = f"HTTP {response.status}"
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     good, reason = False, type(exc).__name__
-                if good:
-                    ok += 1
-                    if len(latencies) < LATENCY_SAMPLE:
-                        latencies.append(time.perf_counter() - t0)
-                else:
-                    errors += 1
-                    failures[reason] = failures.get(reason, 0) + 1
+                tally.record(t0, good, reason)
 
         await asyncio.gather(*(worker() for _ in range(connections)))
-    return {"ok": ok, "errors": errors, "latencies": latencies, "failures": failures}
+    return tally.result()
 
 
 async def _dsm_login(session: Any, target: dict) -> str:
@@ -127,24 +139,13 @@ async def _ssh_phase(targets: list[dict], connections: int, start: float, durati
                      persistent: bool) -> dict[str, Any]:
     import asyncssh
 
-    ok = errors = 0
-    latencies: list[float] = []
-    failures: dict[str, int] = {}
+    tally = _Tally()
+    record = tally.record
     cycle = itertools.cycle(targets)
 
     def connect(target: dict):
         return asyncssh.connect(target["address"], target["port"], username=target["username"],
                                 password=target["password"], known_hosts=None, connect_timeout=30)
-
-    def record(t0: float, good: bool, reason: str = "") -> None:
-        nonlocal ok, errors
-        if good:
-            ok += 1
-            if len(latencies) < LATENCY_SAMPLE:
-                latencies.append(time.perf_counter() - t0)
-        else:
-            errors += 1
-            failures[reason] = failures.get(reason, 0) + 1
 
     async def session_worker() -> None:
         while time.time() < stop:
@@ -181,7 +182,7 @@ async def _ssh_phase(targets: list[dict], connections: int, start: float, durati
     else:
         await asyncio.sleep(max(0.0, start - time.time()))
         await asyncio.gather(*(session_worker() for _ in range(connections)))
-    return {"ok": ok, "errors": errors, "latencies": latencies, "failures": failures}
+    return tally.result()
 
 
 def run_worker(phase: str, targets: list[dict], ca_path: str, connections: int, start: float,

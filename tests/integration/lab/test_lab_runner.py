@@ -10,7 +10,6 @@ import email.message
 import json
 import os
 import smtplib
-import socket
 import ssl
 import stat
 import subprocess
@@ -27,6 +26,7 @@ import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from lab import __main__ as lab_cli
 from lab import core
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,11 +37,7 @@ EXPECTED = [f"lab{n:03d}-{d}" for n in (1, 2, 3) for d in ("fw01", "sw01", "ap01
 
 
 def port_open(address: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return lab_cli.port_open(address, port, timeout)
 
 
 class Lab:
