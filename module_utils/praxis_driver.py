@@ -1,0 +1,346 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+"""The device driver contract (DESIGN.md, "Drivers").
+
+One driver file per vendor (``praxis_driver_<vendor>.py``) subclasses
+``Driver`` and speaks the vendor's protocol. Every driver offers the same
+small set of operations, so the modules and action plugins above stay
+vendor-neutral:
+
+``facts()``
+    normalized facts and telemetry (see ``FACT_KEYS``).
+``export_config()`` / ``validate_config(content)``
+    the full configuration as bytes, and the check that a copy parses as the
+    vendor's format (raises ``ValueError`` naming what is wrong).
+``firmware_status()`` / ``start_firmware_update()`` / ``wait_until_back()``
+    installed and offered version, start the update, wait for the reboot.
+``update_signatures()``
+    download security signatures where the vendor has them.
+``apply_settings(settings, check_mode)``
+    make a vendor-neutral settings fragment (``SETTINGS_KEYS``) true.
+
+Errors are ``DriverError`` subclasses whose message names the device and
+never contains a secret; ``retry()`` repeats transient failures (connection
+refused or dropped, HTTP 5xx) a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import http.client
+import importlib
+import json
+import re
+import socket
+import ssl
+import time
+from typing import Any, Callable, ClassVar, TypeVar
+from urllib.parse import urlencode
+
+VENDORS = ("opnsense", "lancom", "synology", "linux")
+ROLES = ("firewall", "switch", "access_point", "nas")
+
+# The keys ``Driver.facts()`` returns; a driver leaves a value None when the
+# device does not report it (e.g. an access point has no disks).
+FACT_KEYS = (
+    "hostname", "model", "serial", "firmware_version", "uptime_seconds",
+    "cpu_percent", "memory_percent", "temperature_c", "disks", "volumes",
+    "signature_date",
+)
+# disks: [{"id", "model", "status" (normal|warning|failing|crashed), "smart" (normal|warning|failing),
+#          "temperature_c"}]; volumes: [{"id", "status" (normal|degraded|crashed), "used_percent"}]
+
+# Keys of a settings fragment; which ones a role fills depends on the device role.
+SETTINGS_KEYS = (
+    "rules",      # firewall: [{"description", "action", "interface", "direction", "protocol",
+                  #             "source_net", "destination_net", "destination_port", "sequence"}]
+    "syslog",     # all: [{"host", "port", "transport" (udp|tcp), "description"}]
+    "vlans",      # switch: [{"id", "name"}]; access point: not used
+    "ports",      # switch: [{"port", "vlans": [ids], "pvid", "poe" (bool)}]
+    "wlans",      # access point: [{"ssid", "vlan", "encryption" (wpa3|wpa2-wpa3), "psk"}]
+    "users",      # nas: [{"name", "description", "email", "password", "state" (present|absent)}]
+)
+
+SECRET_MASK = "********"  # noqa: S105 - the mask, not a secret
+T = TypeVar("T")
+
+
+class DriverError(Exception):
+    """A device operation failed. ``kind`` tells the caller what happened:
+    unreachable, auth, timeout, protocol, device, unsupported."""
+
+    kind = "device"
+    transient = False
+
+    def __init__(self, target: "Target | None", message: str) -> None:
+        prefix = f"{target.label}: " if target is not None else ""
+        super().__init__(prefix + message)
+        self.target = target
+
+
+class Unreachable(DriverError):
+    kind = "unreachable"
+    transient = True
+
+
+class Timeout(DriverError):
+    kind = "timeout"
+    transient = True
+
+
+class ServerError(DriverError):
+    """The device answered with a temporary server error (HTTP 5xx)."""
+    kind = "device"
+    transient = True
+
+
+class AuthFailed(DriverError):
+    kind = "auth"
+
+
+class ProtocolError(DriverError):
+    kind = "protocol"
+
+
+class Unsupported(DriverError):
+    kind = "unsupported"
+
+
+@dataclasses.dataclass
+class Target:
+    """Where and how to reach one device. ``password`` holds the secret (an
+    OPNsense API secret, an SSH or DSM password); it is left out of repr."""
+
+    site: str
+    name: str
+    vendor: str
+    role: str
+    address: str
+    port: int | None = None
+    model: str = ""
+    username: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+    private_key_file: str | None = None
+    validate_certs: bool = True
+    ca_path: str | None = None
+    timeout: float = 20.0
+    retries: int = 3
+    retry_delay: float = 1.0
+
+    @property
+    def host(self) -> str:
+        """The inventory host name, ``<site>-<device>``."""
+        return f"{self.site}-{self.name}"
+
+    @property
+    def label(self) -> str:
+        where = self.address if self.port is None else f"{self.address}:{self.port}"
+        return f"{self.host} ({self.vendor} {self.role} at {where})"
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the secret replaced, for messages built from device output."""
+        if self.password and len(self.password) >= 4:
+            text = text.replace(self.password, SECRET_MASK)
+        return text
+
+
+def retry(target: Target, what: str, func: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Call ``func``; repeat it on transient errors up to ``target.retries``
+    times in all with a growing pause, then raise the last error with the
+    number of attempts added. Authentication and protocol errors are raised
+    at once."""
+    attempts = max(1, int(target.retries))
+    for attempt in range(1, attempts + 1):
+        try:
+            return func()
+        except DriverError as exc:
+            if not exc.transient or attempt == attempts:
+                if exc.transient and attempts > 1:
+                    raise type(exc)(None, f"{exc} (gave up on {what} after {attempts} attempts)") from exc
+                raise
+            sleep(target.retry_delay * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Driver:
+    """Base class of the vendor drivers. Subclasses set ``vendor`` and
+    implement the operations the vendor supports; the others raise
+    ``Unsupported`` with a message naming the device."""
+
+    vendor: ClassVar[str] = ""
+    config_suffix: ClassVar[str] = ".txt"
+    # Patterns whose first group is a secret inside an exported configuration
+    # (password hashes, keys, PSKs); masked in diffs (praxis_backup.mask_secrets).
+    secret_patterns: ClassVar[list[re.Pattern[str]]] = []
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def __enter__(self) -> "Driver":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the device session, if one is open."""
+
+    def unsupported(self, what: str) -> Unsupported:
+        return Unsupported(self.target, f"{what} is not offered by {self.vendor} {self.target.role}s")
+
+    # -- operations -------------------------------------------------------------------------
+    def facts(self) -> dict[str, Any]:
+        raise self.unsupported("facts")
+
+    def export_config(self) -> bytes:
+        raise self.unsupported("configuration export")
+
+    @classmethod
+    def validate_config(cls, content: bytes) -> None:
+        if not content.strip():
+            raise ValueError("the configuration is empty")
+
+    def firmware_status(self) -> dict[str, Any]:
+        """``{"installed": str, "available": str | None, "reboot_required": bool}``."""
+        raise self.unsupported("firmware update")
+
+    def start_firmware_update(self) -> None:
+        raise self.unsupported("firmware update")
+
+    def wait_until_back(self, budget: float, *, poll: float = 2.0,
+                        clock: Callable[[], float] = time.monotonic,
+                        sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+        """Poll ``facts()`` until the device answers again after its reboot,
+        at most ``budget`` seconds; raise ``Timeout`` naming the budget."""
+        deadline = clock() + budget
+        last: DriverError | None = None
+        while clock() < deadline:
+            self.close()
+            try:
+                return self.facts()
+            except (Unreachable, Timeout, ServerError, ProtocolError) as exc:
+                last = exc
+            sleep(min(poll, max(0.0, deadline - clock())))
+        detail = f" (last error: {last})" if last else ""
+        raise Timeout(self.target, f"did not come back within {budget:g} s after the firmware update{detail}")
+
+    def update_signatures(self) -> dict[str, Any]:
+        """``{"changed": bool, "signature_date": "YYYY-MM-DD" | None}``."""
+        raise self.unsupported("signature update")
+
+    def apply_settings(self, settings: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+        """``{"changed": bool, "before": {...}, "after": {...}}`` without secrets."""
+        raise self.unsupported("settings")
+
+
+def driver_class(vendor: str) -> Callable[[Target], Driver]:
+    """The driver of ``vendor``: ``DRIVER`` of module ``praxis_driver_<vendor>``,
+    a Driver subclass or a function of the target (LANCOM has one driver for
+    LCOS and one for LCOS SX)."""
+    if vendor not in VENDORS:
+        raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)}")
+    try:
+        module = importlib.import_module(f"ansible.module_utils.praxis_driver_{vendor}")
+    except ImportError:
+        module = importlib.import_module(f"praxis_driver_{vendor}")
+    return module.DRIVER
+
+
+def open_driver(target: Target) -> Driver:
+    return driver_class(target.vendor)(target)
+
+
+# -- HTTP(S) with keep-alive, used by the API drivers -------------------------------------------
+
+class HTTPClient:
+    """A small JSON-over-HTTPS client with one kept-alive connection, bounded
+    retries on connection errors and HTTP 5xx, and errors that name the
+    device. Standard library only, so it runs in any execution environment."""
+
+    def __init__(self, target: Target, *, default_port: int = 443, basic_auth: bool = False) -> None:
+        self.target = target
+        self.port = target.port or default_port
+        self.basic_auth = basic_auth
+        self._conn: http.client.HTTPSConnection | None = None
+        self._context = self._ssl_context()
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if not self.target.validate_certs:
+            context = ssl._create_unverified_context()  # noqa: S323 - the site file turned validation off
+        else:
+            context = ssl.create_default_context(cafile=self.target.ca_path or None)
+        return context
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "Connection": "keep-alive"}
+        if self.basic_auth:
+            token = base64.b64encode(f"{self.target.username}:{self.target.password}".encode()).decode()
+            headers["Authorization"] = "Basic " + token
+        return headers
+
+    def _once(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self._conn is None:
+            self._conn = http.client.HTTPSConnection(self.target.address, self.port, timeout=self.target.timeout,
+                                                     context=self._context)
+        try:
+            self._conn.request(method, path, body=body, headers=headers)
+            response = self._conn.getresponse()
+            data = response.read()
+            expected = response.getheader("Content-Length")
+            if response.getheader("Connection", "").lower() == "close":
+                self.close()
+        except ssl.SSLCertVerificationError as exc:
+            self.close()
+            raise ProtocolError(self.target, f"TLS certificate not trusted: {exc.verify_message}") from exc
+        except (socket.timeout, TimeoutError) as exc:
+            self.close()
+            raise Timeout(self.target, f"no answer to {method} {path} within {self.target.timeout:g} s") from exc
+        except (ConnectionError, OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise Unreachable(self.target, f"{method} {path} failed: {exc.__class__.__name__}: "
+                                           f"{self.target.scrub(str(exc)) or 'connection closed'}") from exc
+        if expected is not None and expected.isdigit() and int(expected) != len(data):
+            raise ProtocolError(self.target, f"{method} {path}: answer cut off ({len(data)} of {expected} bytes)")
+        return response.status, data
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                json_body: Any = None, form: dict[str, Any] | None = None,
+                ok: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
+        """Send one request (retried on transient failure); return status and body."""
+        if params:
+            path = f"{path}?{urlencode(params)}"
+        headers = self._headers()
+        body: bytes | None = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        elif form is not None:
+            body = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+
+        def attempt() -> tuple[int, bytes]:
+            status, data = self._once(method, path, body, headers)
+            if status in (401, 403):
+                raise AuthFailed(self.target, f"credentials refused (HTTP {status}) for {method} {path.split('?')[0]}; "
+                                              f"check vault variable of {self.target.host}")
+            if status >= 500:
+                raise ServerError(self.target, f"{method} {path.split('?')[0]} answered HTTP {status}")
+            if status not in ok:
+                raise ProtocolError(self.target, f"{method} {path.split('?')[0]} answered HTTP {status}")
+            return status, data
+
+        return retry(self.target, f"{method} {path.split('?')[0]}", attempt)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        _status, data = self.request(method, path, **kwargs)
+        try:
+            return json.loads(data or b"null")
+        except ValueError as exc:
+            raise ProtocolError(self.target, f"{method} {path}: answer is not JSON") from exc
