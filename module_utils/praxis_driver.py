@@ -128,6 +128,9 @@ class Target:
     timeout: float = 20.0
     retries: int = 3
     retry_delay: float = 1.0
+    # Vendor-specific inputs, e.g. ``firmware``: the provider's catalog entry
+    # for this model ``{"version", "url", "date"}`` (LANCOM loads images by URL).
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -174,6 +177,8 @@ class Driver:
     # Patterns whose first group is a secret inside an exported configuration
     # (password hashes, keys, PSKs); masked in diffs (praxis_backup.mask_secrets).
     secret_patterns: ClassVar[list[re.Pattern[str]]] = []
+    # The SETTINGS_KEYS this driver can make true, per device role.
+    settings_supported: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, target: Target) -> None:
         self.target = target
