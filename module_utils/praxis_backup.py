@@ -123,10 +123,12 @@ class LocalStore(Store):
 
 
 class SFTPStore(Store):
-    """SFTP target (a real sshd). ``client`` is a connected paramiko SFTPClient."""
+    """SFTP target (a real sshd). ``client`` is a connected paramiko
+    SFTPClient; ``ssh``, when given, is its SSH client, closed with it."""
 
-    def __init__(self, client: Any, root: str, label: str = "sftp") -> None:
+    def __init__(self, client: Any, root: str, label: str = "sftp", ssh: Any = None) -> None:
         self.client = client
+        self.ssh = ssh
         self.root = root.rstrip("/") or "/"
         self.label = label
 
@@ -183,6 +185,8 @@ class SFTPStore(Store):
 
     def close(self) -> None:
         self.client.close()
+        if self.ssh is not None:
+            self.ssh.close()
 
     def describe(self) -> str:
         return f"{self.label}:{self.root}"

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+"""The ledger: what the toolkit did and found, across runs (DESIGN.md).
+
+One SQLite file (WAL mode, so the parallel forks of a run can write at
+once). Each row is an event of one device: a health check, a backup, a
+firmware update, a signature update, a settings change. ``data`` holds the
+structured result as JSON and never a secret: callers pass results the
+drivers have already cleaned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from typing import Any, Iterator
+
+KINDS = ("health", "backup", "firmware", "signatures", "settings")
+STATUSES = ("ok", "changed", "warning", "critical", "failed", "refused", "skipped")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    run TEXT NOT NULL DEFAULT '',
+    site TEXT NOT NULL,
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_host_kind ON events (host, kind, at);
+CREATE INDEX IF NOT EXISTS events_site_at ON events (site, at);
+"""
+
+
+class LedgerError(RuntimeError):
+    pass
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, timeout=60)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(SCHEMA)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {path}: {exc}") from None
+    return conn
+
+
+def record(path: str, *, site: str, host: str, kind: str, status: str, summary: str,
+           data: dict[str, Any] | None = None, run: str = "", at: dt.datetime | None = None) -> None:
+    """Append one event."""
+    if kind not in KINDS:
+        raise LedgerError(f"unknown ledger kind {kind!r}; known: {', '.join(KINDS)}")
+    if status not in STATUSES:
+        raise LedgerError(f"unknown ledger status {status!r}; known: {', '.join(STATUSES)}")
+    moment = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    conn = _connect(path)
+    try:
+        with conn:
+            conn.execute("INSERT INTO events (at, run, site, host, kind, status, summary, data) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (moment, run, site, host, kind, status, summary,
+                          json.dumps(data or {}, sort_keys=True, default=str)))
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def events(path: str, *, site: str | None = None, host: str | None = None, kind: str | None = None,
+           since: str | None = None) -> Iterator[dict[str, Any]]:
+    """Events in order of time, filtered by the given fields."""
+    if not os.path.exists(path):
+        return
+    clauses, params = [], []
+    for column, value in (("site", site), ("host", host), ("kind", kind)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        clauses.append("at >= ?")
+        params.append(since)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    conn = _connect(path)
+    try:
+        rows = conn.execute(f"SELECT at, run, site, host, kind, status, summary, data FROM events{where} "  # noqa: S608
+                            "ORDER BY at, id", params).fetchall()
+    finally:
+        conn.close()
+    for at, run, site_, host_, kind_, status, summary, data in rows:
+        yield {"at": at, "run": run, "site": site_, "host": host_, "kind": kind_, "status": status,
+               "summary": summary, "data": json.loads(data)}

@@ -1,0 +1,347 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+"""The network device operations, vendor-neutral (NET-01..NET-07).
+
+Each function takes an open driver (``praxis_driver``) and returns a result
+dict shaped for Ansible (``changed``, ``msg``, ``failed`` where it failed)
+that never holds a secret. The action plugins and the modules in library/
+are thin faces of these functions; so are the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+import time
+from typing import Any, Callable, Mapping
+
+from ansible.module_utils.praxis_backup import BackupError, LocalStore, SFTPStore, Store, store_backup
+from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, refusal_message
+from ansible.module_utils.praxis_driver import (
+    ROLES, VENDORS, Driver, DriverError, ProtocolError, Target, Unsupported, open_driver,
+)
+from ansible.module_utils.praxis_health import HealthError, evaluate, overall, thresholds, unreachable_finding
+from ansible.module_utils import praxis_ledger
+
+FIRMWARE_BUDGET = 900.0   # seconds a device may take to come back after a firmware update
+
+
+class OperationError(Exception):
+    """Bad input to an operation; the message names the field."""
+
+
+def _now(value: Any = None) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if value:
+        text = str(value).strip()
+        return dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def build_target(device: Mapping[str, Any], site_id: str, credentials: Any, *,
+                 connection: Mapping[str, Any] | None = None) -> Target:
+    """A driver target from the inventory: ``praxis_device``, the site id,
+    the vault variable's value ({username, password} or, for Linux, a user and
+    key file) and connection options (timeout, retries, retry_delay,
+    private_key_file, username, port, options)."""
+    if not isinstance(device, Mapping):
+        raise OperationError(f"device must be the praxis_device dict, got {type(device).__name__}")
+    for key in ("name", "role", "vendor", "address"):
+        if not device.get(key):
+            raise OperationError(f"device.{key} is missing for site {site_id}")
+    if device["vendor"] not in VENDORS:
+        raise OperationError(f"device.vendor {device['vendor']!r} of {site_id}-{device['name']} is not one of "
+                             f"{', '.join(VENDORS)}")
+    if device["role"] not in ROLES:
+        raise OperationError(f"{site_id}-{device['name']} is a {device['role']}, not a network device")
+    conn = dict(connection or {})
+    creds = credentials if isinstance(credentials, Mapping) else {}
+    if credentials is not None and not isinstance(credentials, Mapping):
+        raise OperationError(f"vault variable {device.get('credentials')} of {site_id}-{device['name']} must be a "
+                             "mapping with username and password")
+    username = str(creds.get("username") or conn.get("username") or "")
+    password = str(creds.get("password") or "")
+    key_file = creds.get("private_key_file") or conn.get("private_key_file")
+    if device["vendor"] != "linux" and not (username and password):
+        raise OperationError(f"vault variable {device.get('credentials')} of {site_id}-{device['name']} needs "
+                             "username and password (for OPNsense: API key and secret)")
+    port = device.get("port") or conn.get("port")
+    return Target(site=site_id, name=str(device["name"]), vendor=device["vendor"], role=device["role"],
+                  address=str(device["address"]), port=int(port) if port else None,
+                  model=str(device.get("model") or ""), username=username or "root", password=password,
+                  private_key_file=str(key_file) if key_file else None,
+                  validate_certs=bool(device.get("validate_certs", True)), ca_path=device.get("ca_path"),
+                  timeout=float(conn.get("timeout") or 20), retries=int(conn.get("retries") or 3),
+                  retry_delay=float(conn.get("retry_delay") if conn.get("retry_delay") is not None else 1.0),
+                  options=dict(conn.get("options") or {}))
+
+
+def failure(target: Target, exc: Exception, what: str) -> dict[str, Any]:
+    """A failed result naming the device; DriverError messages already do."""
+    message = str(exc) if isinstance(exc, DriverError) else f"{target.label}: {what} failed: {exc}"
+    return {"failed": True, "changed": False, "msg": target.scrub(message),
+            "error_kind": getattr(exc, "kind", "error")}
+
+
+def write_json_atomic(path: str, data: Any, mode: int = 0o640) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True, default=str)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _ledger(path: str | None, target: Target, kind: str, status: str, summary: str,
+            data: dict[str, Any], at: dt.datetime, run: str = "") -> None:
+    if path:
+        praxis_ledger.record(path, site=target.site, host=target.host, kind=kind, status=status,
+                             summary=summary, data=data, run=run, at=at)
+
+
+# -- NET-06: facts and health ------------------------------------------------------------------
+
+def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, now: Any = None,
+                 facts_dir: str | None = None, ledger: str | None = None, run: str = "",
+                 opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+    """Gather facts and decide health. An unreachable device fails the host
+    with a finding (priority high for a firewall)."""
+    moment = _now(now)
+    try:
+        limit_values = thresholds(limits)
+    except HealthError as exc:
+        return {"failed": True, "changed": False, "msg": f"{target.host}: {exc}"}
+    started = time.monotonic()
+    try:
+        with opener(target) as driver:
+            facts = driver.facts()
+            has_signatures = type(driver).update_signatures is not Driver.update_signatures
+    except DriverError as exc:
+        result = failure(target, exc, "facts")
+        result["findings"] = [unreachable_finding(target.role, result["msg"])]
+        result["health"] = "critical"
+        _ledger(ledger, target, "health", "critical", result["msg"], {"findings": result["findings"]}, moment, run)
+        return result
+    findings = evaluate(facts, target.role, limit_values, moment, has_signatures)
+    health = overall(findings)
+    facts = dict(facts, checked_at=moment.isoformat(timespec="seconds"), vendor=target.vendor,
+                 role=target.role, address=target.address, reachable=True)
+    if facts_dir:
+        write_json_atomic(os.path.join(facts_dir, f"{target.host}.json"), facts)
+    summary = "healthy" if not findings else "; ".join(f["message"] for f in findings)
+    _ledger(ledger, target, "health", health, summary, {"facts": facts, "findings": findings}, moment, run)
+    result = {"changed": False, "facts": facts, "findings": findings, "health": health,
+              "seconds": round(time.monotonic() - started, 3),
+              "msg": f"{target.host}: {summary}"}
+    return result
+
+
+# -- NET-02 / NET-07: configuration backups ------------------------------------------------------
+
+def open_store(spec: Mapping[str, Any]) -> Store:
+    """The backup store: ``{"type": "local", "path": ...}`` or ``{"type": "sftp",
+    "host", "port", "username", "private_key_file", "path", "known_hosts",
+    "host_key_checking"}``; the host key must be known unless checking is off."""
+    kind = spec.get("type", "local")
+    if kind == "local":
+        if not spec.get("path"):
+            raise OperationError("config_backup_store.path is required for a local store")
+        return LocalStore(str(spec["path"]))
+    if kind == "sftp":
+        for key in ("host", "path", "username"):
+            if not spec.get(key):
+                raise OperationError(f"config_backup_store.{key} is required for an SFTP store")
+        import paramiko  # controller only
+
+        client = paramiko.SSHClient()
+        if spec.get("known_hosts"):
+            client.load_host_keys(str(spec["known_hosts"]))
+        else:
+            client.load_system_host_keys()
+        if spec.get("host_key_checking", True):
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        else:  # the technician turned it off for this store, e.g. in the lab
+            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507
+        try:
+            client.connect(str(spec["host"]), port=int(spec.get("port") or 22), username=str(spec["username"]),
+                           key_filename=spec.get("private_key_file"), timeout=30, allow_agent=False,
+                           look_for_keys=not spec.get("private_key_file"))
+            sftp = client.open_sftp()
+        except (paramiko.SSHException, OSError) as exc:
+            client.close()
+            raise BackupError(f"backup store sftp://{spec['host']}: {type(exc).__name__}: {exc}") from None
+        return SFTPStore(sftp, str(spec["path"]), label=f"sftp://{spec['username']}@{spec['host']}", ssh=client)
+    raise OperationError(f"config_backup_store.type must be local or sftp, got {kind!r}")
+
+
+def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, check_mode: bool = False,
+                  now: Any = None, ledger: str | None = None, run: str = "",
+                  driver: Driver | None = None, opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+    """Export, verify and store one device's configuration; keep ``keep`` copies.
+    A device whose vendor offers no export is skipped (not failed)."""
+    moment = _now(now)
+    own = driver is None
+    try:
+        drv = driver or opener(target)
+        try:
+            content = drv.export_config()
+            result = store_backup(store, cipher, target.site, target.name, content, keep=keep,
+                                  suffix=drv.config_suffix, validate=drv.validate_config,
+                                  secret_patterns=drv.secret_patterns, check_mode=check_mode, now=moment)
+        finally:
+            if own:
+                drv.close()
+    except Unsupported as exc:
+        result = {"changed": False, "skipped": True, "msg": str(exc)}
+        _ledger(ledger, target, "backup", "skipped", str(exc), {}, moment, run)
+        return result
+    except BackupError as exc:
+        message = f"{target.label}: {exc}; the stored copies were not touched"
+        _ledger(ledger, target, "backup", "failed", message, {}, moment, run)
+        return {"failed": True, "changed": False, "msg": target.scrub(message), "error_kind": "backup"}
+    except DriverError as exc:
+        result = failure(target, exc, "configuration export")
+        _ledger(ledger, target, "backup", "failed", result["msg"], {}, moment, run)
+        return result
+    if not check_mode:
+        data = {k: result.get(k) for k in ("path", "sha256", "size", "kept", "removed", "store")}
+        _ledger(ledger, target, "backup", "changed" if result["changed"] else "ok", result["msg"], data, moment, run)
+    return result
+
+
+# -- NET-03: signatures ----------------------------------------------------------------------------
+
+def signature_update(target: Target, *, check_mode: bool = False, now: Any = None, ledger: str | None = None,
+                     run: str = "", opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+    moment = _now(now)
+    try:
+        with opener(target) as driver:
+            if type(driver).update_signatures is Driver.update_signatures:
+                return {"changed": False, "skipped": True,
+                        "msg": f"{target.host}: {target.vendor} {target.role}s have no security signatures"}
+            if check_mode:
+                facts = driver.facts()
+                return {"changed": True, "signature_date": facts.get("signature_date"),
+                        "msg": f"{target.host}: would download signatures (now from "
+                               f"{facts.get('signature_date') or 'unknown'})"}
+            outcome = driver.update_signatures()
+    except DriverError as exc:
+        result = failure(target, exc, "signature update")
+        _ledger(ledger, target, "signatures", "failed", result["msg"], {}, moment, run)
+        return result
+    date = outcome.get("signature_date")
+    message = f"{target.host}: signatures from {date or 'unknown date'}" + (" (updated)" if outcome["changed"] else "")
+    _ledger(ledger, target, "signatures", "changed" if outcome["changed"] else "ok", message,
+            {"signature_date": date}, moment, run)
+    return {"changed": bool(outcome["changed"]), "signature_date": date, "msg": message}
+
+
+# -- NET-01: settings ---------------------------------------------------------------------------------
+
+def device_settings(target: Target, settings: Mapping[str, Any], *, check_mode: bool = False, now: Any = None,
+                    ledger: str | None = None, run: str = "",
+                    opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+    """Make a settings fragment true. Keys the vendor cannot do for this role
+    are reported in ``unsupported``, not silently dropped."""
+    moment = _now(now)
+    if not isinstance(settings, Mapping):
+        raise OperationError(f"settings must be a mapping, got {type(settings).__name__}")
+    try:
+        with opener(target) as driver:
+            supported = type(driver).settings_supported.get(target.role, ())
+            wanted = {k: v for k, v in settings.items() if v is not None and k in supported}
+            unsupported = sorted(k for k, v in settings.items() if v is not None and k not in supported)
+            if not wanted:
+                return {"changed": False, "skipped": True, "unsupported": unsupported,
+                        "msg": f"{target.host}: nothing to set ({target.vendor} {target.role})"}
+            outcome = driver.apply_settings(wanted, check_mode)
+    except DriverError as exc:
+        result = failure(target, exc, "settings")
+        _ledger(ledger, target, "settings", "failed", result["msg"], {}, moment, run)
+        return result
+    changed = bool(outcome.get("changed"))
+    keys = ", ".join(sorted(wanted))
+    message = f"{target.host}: {keys} " + (("would change" if check_mode else "changed") if changed else "unchanged")
+    if changed and not check_mode:
+        _ledger(ledger, target, "settings", "changed", message, {"after": outcome.get("after")}, moment, run)
+    return {"changed": changed, "msg": message, "unsupported": unsupported,
+            "diff": {"before": outcome.get("before", {}), "after": outcome.get("after", {})}}
+
+
+# -- NET-04 / NET-07: firmware ---------------------------------------------------------------------
+
+def _version_differs(facts: Mapping[str, Any], wanted: str) -> bool:
+    return str(facts.get("firmware_version") or "").split(" ")[0] != str(wanted).split(" ")[0]
+
+
+def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None, force_reason: str | None = None,
+                    budget: float = FIRMWARE_BUDGET, poll: float = 5.0, check_mode: bool = False,
+                    backup: Callable[[Driver], dict[str, Any]] | None = None, limits: Mapping[str, Any] | None = None,
+                    ledger: str | None = None, run: str = "",
+                    opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+    """Guarded firmware update: maintenance time (checked here, by the
+    service calendar), configuration backup first, update, wait for the
+    reboot within ``budget`` seconds, verify version and health."""
+    moment = _now(now)
+    try:
+        guard = check_disruptive(site, moment, force_reason)
+    except CalendarError as exc:
+        return {"failed": True, "changed": False, "msg": f"{target.host}: {exc}"}
+    started = time.monotonic()
+    try:
+        with opener(target) as driver:
+            status = driver.firmware_status()
+            installed, available = status.get("installed"), status.get("available")
+            base = {"installed": installed, "available": available, "guard": guard}
+            if not available:
+                _ledger(ledger, target, "firmware", "ok", f"{target.host}: firmware {installed} is current",
+                        {"installed": installed}, moment, run)
+                return dict(base, changed=False, msg=f"{target.host}: firmware {installed} is current")
+            action = f"firmware update of {target.host} from {installed} to {available}"
+            if not guard["allowed"]:
+                message = refusal_message(guard, action)
+                if check_mode:
+                    return dict(base, changed=False, refused=True, msg=f"{message} (check mode)")
+                _ledger(ledger, target, "firmware", "refused", message, {"installed": installed,
+                                                                          "available": available}, moment, run)
+                return dict(base, failed=True, changed=False, refused=True, msg=message)
+            if check_mode:
+                return dict(base, changed=True, msg=f"would run the {action}, back up the configuration first and "
+                                                    f"wait up to {budget:g} s for the reboot")
+            backup_result = backup(driver) if backup else None
+            if backup_result and backup_result.get("failed"):
+                message = f"{action} not started: the backup before it failed: {backup_result['msg']}"
+                _ledger(ledger, target, "firmware", "failed", message, {}, moment, run)
+                return dict(base, failed=True, changed=False, msg=message, backup=backup_result)
+            driver.start_firmware_update()
+            facts = driver.wait_until_back(budget, poll=poll)
+            if _version_differs(facts, available):
+                raise ProtocolError(target, f"came back with firmware {facts.get('firmware_version')}, "
+                                            f"expected {available}")
+    except DriverError as exc:
+        result = failure(target, exc, "firmware update")
+        if isinstance(exc, Unsupported):
+            return {"changed": False, "skipped": True, "msg": str(exc)}
+        _ledger(ledger, target, "firmware", "failed", result["msg"], {}, moment, run)
+        return result
+    findings = evaluate(facts, target.role, thresholds(limits), _now(), False)
+    seconds = round(time.monotonic() - started, 1)
+    message = f"{target.host}: firmware {installed} -> {available} in {seconds:g} s; health {overall(findings)}"
+    if guard["forced"]:
+        message += f" (forced outside maintenance time: {guard['force_reason']})"
+    data = {"from": installed, "to": available, "seconds": seconds, "findings": findings,
+            "forced": guard["forced"], "force_reason": guard["force_reason"],
+            "backup": (backup_result or {}).get("path")}
+    _ledger(ledger, target, "firmware", "changed", message, data, moment, run)
+    return {"changed": True, "installed": available, "previous": installed, "seconds": seconds,
+            "findings": findings, "backup": backup_result, "guard": guard, "msg": message}
