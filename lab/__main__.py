@@ -51,7 +51,7 @@ from typing import Any
 
 import yaml
 
-from lab import core
+from lab import control, core
 from lab.server import LAYOUT, ROOT, default_run_dir, write_atomic
 
 DEFAULT_INVENTORY = ROOT / "inventories" / "lab"
@@ -194,6 +194,24 @@ def vault_var(device_name: str) -> str:
     return "vault_" + re.sub(r"[^a-z0-9]+", "_", device_name.lower())
 
 
+def wlan_psk_var(site: str) -> str:
+    return vault_var(f"{site}_wlan_praxis")
+
+
+def lab_networks(site: str) -> dict[str, Any]:
+    """VLANs and WLAN of a lab practice: the practice net, a guest net kept
+    away from it, and one WPA3 WLAN whose passphrase is in the site's vault."""
+    return {
+        "vlans": [
+            {"id": 10, "name": "praxis", "subnet": "192.168.10.0/24", "gateway": "192.168.10.1",
+             "interface": "lan"},
+            {"id": 20, "name": "gaeste", "subnet": "192.168.20.0/24", "gateway": "192.168.20.1",
+             "purpose": "guest", "interface": "opt1"},
+        ],
+        "wlans": [{"ssid": f"Praxis-{site}", "vlan": 10, "encryption": "wpa3", "psk": wlan_psk_var(site)}],
+    }
+
+
 def site_document(index: int, site: str, devices: list[dict[str, Any]], ca_path: str) -> dict[str, Any]:
     number = index + 1
     by_role = {slot.role: slot for slot in LAYOUT}
@@ -214,6 +232,8 @@ def site_document(index: int, site: str, devices: list[dict[str, Any]], ca_path:
             entry["ca_path"] = ca_path
         if record["role"] in uplinks:
             entry["uplink"] = uplinks[record["role"]]
+        if record["role"] == "switch":
+            entry["vlans"] = [10, 20]
         groups.setdefault(slot.group, []).append(entry)
     doc: dict[str, Any] = {
         "id": site,
@@ -231,6 +251,7 @@ def site_document(index: int, site: str, devices: list[dict[str, Any]], ca_path:
         {"name": "Bereitschaft Technik", "email": "technik@example.org", "role": "provider",
          "alerts": True, "priorities": ["high"]},
     ]
+    doc["networks"] = lab_networks(site)
     doc["devices"] = {slot.group: groups[slot.group] for slot in LAYOUT if slot.group in groups}
     return doc
 
@@ -257,8 +278,10 @@ def _write_vaults(inventory_dir: Path, devices: list[dict[str, Any]], credential
     by_group: dict[str, dict[str, Any]] = {}
     for d in devices:
         group = "all" if layout == "all" else "site_" + d["site"].replace("-", "_")
-        by_group.setdefault(group, {})[vault_var(d["name"])] = {
+        entries = by_group.setdefault(group, {})
+        entries[vault_var(d["name"])] = {
             "username": credentials[d["name"]]["username"], "password": credentials[d["name"]]["password"]}
+        entries.setdefault(wlan_psk_var(d["site"]), secrets.token_urlsafe(18))
     for group, entries in by_group.items():
         plaintext = GENERATED + yaml.safe_dump(entries, sort_keys=False, width=200)
         write_atomic(group_vars / group / "vault.yml", encrypt_vault(plaintext, password), mode=0o600)
@@ -302,6 +325,12 @@ def write_inventory(inventory_dir: Path, state: dict[str, Any], credentials: dic
             old.unlink()
     write_atomic(inventory_dir / "praxisops.yml",
                  GENERATED + "plugin: praxisops_sites\nsites_dir: sites\n")
+    settings = {
+        # the lab's firmware repository (lab/control.py), for the LANCOM devices
+        "firmware_update_catalog": control.firmware_catalog(state["control_url"]),
+    }
+    write_atomic(inventory_dir / "group_vars" / "all" / "praxisops.yml",
+                 GENERATED + yaml.safe_dump(settings, sort_keys=False, width=200))
     return len(written)
 
 

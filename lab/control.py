@@ -14,6 +14,8 @@ switch faults at run time. All answers are JSON; errors are
 ``POST   /devices/<name>/call/<set_x>``     call a ``set_*`` method of the device class with the
                                             JSON object as keyword arguments (``set_disk_health``)
 ``POST   /devices/<name>/reboot``           reboot (also powers up a device that stayed down)
+``GET    /firmware/``                       the provider's firmware catalog of the lab (JSON list)
+``GET    /firmware/<file>``                 a firmware image of that catalog (LANCOM loads by URL)
 ``GET    /mail``                            messages the lab mail server received
 ``DELETE /mail``                            forget them (the .eml files stay in the maildir)
 ==========================================  =====================================================
@@ -289,6 +291,37 @@ async def mail_clear(request: web.Request) -> web.Response:
     return reply({"messages": 0})
 
 
+# The provider's firmware repository of the lab: the releases the technicians
+# have approved, one per model, newer than what the emulators start with. A
+# LANCOM device loads the image by URL (LCOS ``LoadFirmware``, LCOS SX ``copy``).
+FIRMWARE_RELEASES = (
+    {"vendor": "lancom", "model": "LANCOM LN-1700", "version": "10.80.0100", "date": "20.05.2025",
+     "file": "LN-1700-10.80.0100.upx"},
+    {"vendor": "lancom", "model": "LANCOM GS-4530XP", "version": "5.30.0012", "date": "10.02.2025",
+     "file": "GS-4530XP-5.30.0012.stk"},
+)
+
+
+def firmware_catalog(base_url: str) -> list[dict[str, str]]:
+    """The catalog entries with the URL each image is served at."""
+    return [{k: v for k, v in dict(entry, url=f"{base_url}/firmware/{entry['file']}").items() if k != "file"}
+            for entry in FIRMWARE_RELEASES]
+
+
+async def firmware_index(request: web.Request) -> web.Response:
+    return reply(firmware_catalog(_lab(request).control_url))
+
+
+async def firmware_file(request: web.Request) -> web.Response:
+    from lab.lancom import firmware_image
+
+    for entry in FIRMWARE_RELEASES:
+        if entry["file"] == request.match_info["file"]:
+            body = firmware_image(entry["model"], entry["version"], entry["date"])
+            return web.Response(body=body, content_type="application/octet-stream")
+    return error(f"no firmware file {request.match_info['file']}", status=404)
+
+
 def create_app(lab: Lab) -> web.Application:
     app = web.Application()
     app[LAB_KEY] = lab
@@ -301,6 +334,8 @@ def create_app(lab: Lab) -> web.Application:
     app.router.add_post("/devices/{name}/state", state_set)
     app.router.add_post("/devices/{name}/call/{method}", call_setter)
     app.router.add_post("/devices/{name}/reboot", reboot)
+    app.router.add_get("/firmware/", firmware_index)
+    app.router.add_get("/firmware/{file}", firmware_file)
     app.router.add_get("/mail", mail_list)
     app.router.add_delete("/mail", mail_clear)
     return app

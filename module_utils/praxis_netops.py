@@ -26,6 +26,8 @@ from ansible.module_utils.praxis_driver import (
 from ansible.module_utils.praxis_health import HealthError, evaluate, overall, thresholds, unreachable_finding
 from ansible.module_utils import praxis_ledger
 
+FAIL_ON = ("none", "warning", "critical")   # health at or above fail_on fails the host
+HEALTH_RANK = {"ok": 0, "warning": 1, "critical": 2}
 FIRMWARE_BUDGET = 900.0   # seconds a device may take to come back after a firmware update
 
 
@@ -112,10 +114,14 @@ def _ledger(path: str | None, target: Target, kind: str, status: str, summary: s
 # -- NET-06: facts and health ------------------------------------------------------------------
 
 def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, now: Any = None,
-                 facts_dir: str | None = None, ledger: str | None = None, run: str = "",
+                 facts_dir: str | None = None, ledger: str | None = None, run: str = "", fail_on: str = "critical",
                  opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
     """Gather facts and decide health. An unreachable device fails the host
-    with a finding (priority high for a firewall)."""
+    with a finding (priority high for a firewall); so does a device whose
+    health is ``fail_on`` (warning or critical) or worse, unless it is none."""
+    if fail_on not in FAIL_ON:
+        return {"failed": True, "changed": False,
+                "msg": f"fail_on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}"}
     moment = _now(now)
     try:
         limit_values = thresholds(limits)
@@ -143,6 +149,9 @@ def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, now
     result = {"changed": False, "facts": facts, "findings": findings, "health": health,
               "seconds": round(time.monotonic() - started, 3),
               "msg": f"{target.host}: {summary}"}
+    if fail_on != "none" and HEALTH_RANK[health] >= HEALTH_RANK[fail_on]:
+        result["failed"] = True
+        result["msg"] = f"{target.host}: health {health}: {summary}"
     return result
 
 

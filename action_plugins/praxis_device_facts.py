@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+"""Controller side of praxis_device_facts (documented in library/)."""
+
+from __future__ import annotations
+
+import os
+
+import ansible.module_utils as _ansible_module_utils
+
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _MODULE_UTILS not in _ansible_module_utils.__path__:
+    _ansible_module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.praxis_action import DeviceAction  # noqa: E402
+from ansible.module_utils.praxis_netops import device_facts  # noqa: E402
+
+
+class ActionModule(DeviceAction):
+    OPERATION = "device facts"
+    SPEC = {
+        "thresholds": {"type": "dict", "default": {}},
+        "facts_dir": {"type": "path"},
+        "fail_on": {"type": "str", "default": "critical", "choices": ["none", "warning", "critical"]},
+    }
+
+    def operate(self, target, site, args, task_vars):
+        result = device_facts(target, limits=args["thresholds"], now=args.get("now"), facts_dir=args.get("facts_dir"),
+                              ledger=args.get("ledger"), run=args["run"], fail_on=args["fail_on"])
+        if "facts" in result:
+            result["ansible_facts"] = {"praxis_device_facts": result["facts"]}
+        return result

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: praxis_summary
+type: aggregate
+short_description: Run summary per practice (what failed where, and why)
+description:
+  - Collects the outcome of every host of a run, grouped by practice (the C(site_<id>) groups of the
+    praxisops inventory), and at the end prints the hosts that failed or could not be reached with the
+    message of the task that failed, then writes the summary as JSON and Markdown.
+  - A device that fails does not stop the others; this summary is where the technician sees it.
+  - Messages are taken from the task result; tasks with C(no_log) show only that they failed.
+requirements:
+  - enabled in ansible.cfg (C(callbacks_enabled = praxis_summary))
+options:
+  output_dir:
+    description: Folder for C(<UTC time>-<playbook>.json) and C(.md). Default C(output/runs) beside playbooks/.
+    type: path
+    env:
+      - name: PRAXIS_SUMMARY_DIR
+    ini:
+      - section: praxis_summary
+        key: output_dir
+"""
+
+import datetime as dt
+import json
+import os
+import tempfile
+
+from ansible.plugins.callback import CallbackBase
+
+RANK = {"ok": 0, "changed": 1, "skipped": 0, "failed": 3, "unreachable": 4}
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "praxis_summary"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.playbook = ""
+        self.playbook_dir = os.getcwd()
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self.hosts: dict[str, dict] = {}
+
+    # -- collection ------------------------------------------------------------------------------
+    def v2_playbook_on_start(self, playbook) -> None:
+        path = getattr(playbook, "_file_name", "") or ""
+        self.playbook = os.path.splitext(os.path.basename(path))[0] or "playbook"
+        self.playbook_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+
+    def _entry(self, result) -> dict:
+        host = result._host
+        name = host.get_name()
+        entry = self.hosts.get(name)
+        if entry is None:
+            sites = sorted(g.get_name()[5:] for g in host.get_groups() if g.get_name().startswith("site_"))
+            entry = {"host": name, "site": sites[0] if sites else "-", "status": "ok", "changed": 0,
+                     "task": None, "msg": None}
+            self.hosts[name] = entry
+        return entry
+
+    def _mark(self, result, status: str) -> None:
+        entry = self._entry(result)
+        if status == "changed":
+            entry["changed"] += 1
+        if RANK[status] > RANK[entry["status"]]:
+            entry["status"] = status
+        if status in ("failed", "unreachable") and entry["task"] is None:
+            entry["task"] = result._task.get_name()
+            data = result._result
+            if data.get("_ansible_no_log") or result._task.no_log:
+                entry["msg"] = "(output hidden by no_log)"
+            else:
+                entry["msg"] = str(data.get("msg") or data.get("reason") or data.get("stderr") or "")[:500]
+
+    def v2_runner_on_ok(self, result) -> None:
+        self._mark(result, "changed" if result._result.get("changed") else "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False) -> None:
+        if not ignore_errors:
+            self._mark(result, "failed")
+
+    def v2_runner_on_unreachable(self, result) -> None:
+        self._mark(result, "unreachable")
+
+    def v2_runner_on_skipped(self, result) -> None:
+        self._entry(result)
+
+    # -- report ------------------------------------------------------------------------------------
+    def summary(self) -> dict:
+        sites: dict[str, dict] = {}
+        for entry in sorted(self.hosts.values(), key=lambda e: (e["site"], e["host"])):
+            site = sites.setdefault(entry["site"], {"hosts": 0, "failed": []})
+            site["hosts"] += 1
+            if entry["status"] in ("failed", "unreachable"):
+                site["failed"].append({k: entry[k] for k in ("host", "status", "task", "msg")})
+        counts = {s: sum(1 for e in self.hosts.values() if e["status"] == s)
+                  for s in ("ok", "changed", "failed", "unreachable")}
+        return {"playbook": self.playbook, "started": self.started.isoformat(timespec="seconds"),
+                "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "hosts": len(self.hosts), "counts": counts, "sites": sites}
+
+    @staticmethod
+    def markdown(data: dict) -> str:
+        lines = [f"# Run summary: {data['playbook']}", "",
+                 f"Started {data['started']}, finished {data['finished']}. {data['hosts']} hosts: "
+                 + ", ".join(f"{n} {s}" for s, n in data["counts"].items()), ""]
+        failed = [(site, f) for site, info in data["sites"].items() for f in info["failed"]]
+        if not failed:
+            lines.append("No host failed.")
+        else:
+            lines += ["| Practice | Host | Status | Task | Message |", "|---|---|---|---|---|"]
+            for site, f in failed:
+                cells = [site, f["host"], f["status"], f["task"] or "", f["msg"] or ""]
+                lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    def _write(self, path: str, text: str) -> None:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, path)
+
+    def v2_playbook_on_stats(self, stats) -> None:
+        if not self.hosts:
+            return
+        data = self.summary()
+        failed = [(site, f) for site, info in data["sites"].items() for f in info["failed"]]
+        self._display.banner("PRAXISOPS SUMMARY")
+        self._display.display(f"{len(data['sites'])} practice(s), {data['hosts']} host(s): "
+                              + ", ".join(f"{n} {s}" for s, n in data["counts"].items()))
+        for site, f in failed:
+            self._display.display(f"  {site}: {f['host']} {f['status']} in '{f['task']}': {f['msg']}",
+                                  color="red" if f["status"] == "failed" else "yellow")
+        out = self.get_option("output_dir") or os.path.join(os.path.dirname(self.playbook_dir), "output", "runs")
+        stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
+        base = os.path.join(out, f"{stamp}-{self.playbook}")
+        try:
+            self._write(base + ".json", json.dumps(data, indent=1, sort_keys=True))
+            self._write(base + ".md", self.markdown(data))
+            self._display.display(f"Summary written to {base}.md")
+        except OSError as exc:
+            self._display.warning(f"praxis_summary: could not write {base}: {exc}")

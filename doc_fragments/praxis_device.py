@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+"""Options every network device module shares (module_utils/praxis_action.py)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  device:
+    description:
+      - The device, as the praxisops inventory puts it in C(praxis_device) (name, role, vendor,
+        address, port, model, credentials, validate_certs, ca_path).
+      - Default C(praxis_device) of the host.
+    type: dict
+  site:
+    description: The practice, default C(praxis_site) of the host (id, calendar, contacts).
+    type: dict
+  credentials:
+    description:
+      - The device credentials (C(username), C(password); for OPNsense the API key and secret).
+      - Default the value of the vault variable C(praxis_device.credentials) names. Never logged.
+    type: dict
+  timeout:
+    description: Seconds to wait for one answer of the device.
+    type: float
+    default: 20
+  retries:
+    description: Attempts in all for a request that failed transiently (refused or dropped connection, HTTP 5xx).
+    type: int
+    default: 3
+  retry_delay:
+    description: Seconds before the second attempt; the pause grows with each attempt.
+    type: float
+    default: 1
+  options:
+    description: Vendor-specific inputs, e.g. C(firmware), the provider's firmware catalog entry for the model.
+    type: dict
+    default: {}
+  ledger:
+    description: Path of the SQLite ledger the result is recorded in. No record when not given.
+    type: path
+  run:
+    description: An identifier of the run (e.g. the AWX job id), stored with the ledger records.
+    type: str
+    default: ""
+  now:
+    description: The instant to act as, ISO-8601 with offset (dry runs and tests). Default the current time.
+    type: str
+notes:
+  - Runs on the controller as an action plugin against the device's API or SSH; the module file documents it.
+  - Error messages name the device and never contain a secret.
+"""

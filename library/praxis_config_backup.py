@@ -1,0 +1,100 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: praxis_config_backup
+short_description: Encrypted, verified configuration backup of a network device (NET-02, NET-07)
+description:
+  - Exports the device's full configuration through its driver (OPNsense C(config.xml), LCOS
+    script, LCOS SX running-config, nftables ruleset or Samba configuration of a Linux device).
+  - Checks that the export parses as the vendor's format, writes it ansible-vault encrypted
+    (open a copy with C(ansible-vault view)) and atomically to the store, reads it back, decrypts
+    it and compares the checksum; only then updates C(manifest.json) and removes copies beyond
+    O(keep). A truncated or corrupt download fails the host and leaves the stored copies as they were.
+  - When the configuration has not changed since the newest copy, nothing is written; the result
+    says the check ran.
+  - With C(--diff), shows the change against the previous copy with password hashes, keys and
+    PSKs masked.
+  - Encrypts with the vault secret the play runs with (C(--vault-password-file), C(--vault-id)).
+  - Runs on the controller as an action plugin (C(action_plugins/praxis_config_backup.py)).
+version_added: "1.0.0"
+extends_documentation_fragment:
+  - praxis_device
+options:
+  store:
+    description:
+      - "Where the copies go: C(type=local) with C(path) (the role's default), or C(type=sftp) with C(host),
+        C(port), C(username), C(private_key_file), C(path), C(known_hosts), C(host_key_checking)."
+      - "Copies are stored as C(<path>/<site>/<device>/<UTC time>-<sha256 prefix><suffix>.vault)."
+    type: dict
+    required: true
+  keep:
+    description: Number of copies to keep per device (NET-02 asks for three).
+    type: int
+    default: 3
+  show_diff:
+    description: Whether to show the masked diff with C(--diff).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Exports and compares; writes and removes nothing.
+  diff_mode:
+    support: full
+    description: Masked unified diff against the previous copy.
+author: praxisops contributors
+"""
+
+EXAMPLES = r"""
+- name: Back up the configuration
+  praxis_config_backup:
+    store: {type: local, path: /srv/praxisops/backups}
+    keep: 3
+    ledger: "{{ playbook_dir }}/../output/ledger.sqlite"
+"""
+
+RETURN = r"""
+path:
+  description: The copy that holds the current configuration, relative to the store.
+  returned: success
+  type: str
+sha256:
+  description: Checksum of the plain configuration.
+  returned: success
+  type: str
+kept:
+  description: The copies kept, oldest first.
+  returned: success
+  type: list
+  elements: str
+removed:
+  description: The copies removed by the rotation.
+  returned: success
+  type: list
+  elements: str
+store:
+  description: Description of the store (never a credential).
+  returned: success
+  type: str
+msg:
+  description: One line naming the device and what happened.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module.fail_json(msg="praxis_config_backup runs as an action plugin on the controller; "
+                         "check that action_plugins is set in ansible.cfg")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: praxis_device_facts
+short_description: Facts and health of a practice's network device (NET-06)
+description:
+  - Reads model, firmware version, uptime, CPU, memory, temperature, disks and SMART state of a
+    NAS, volumes and the security signature date from a firewall, switch, access point or NAS,
+    through the vendor's driver (OPNsense API, LANCOM LCOS / LCOS SX over SSH, Synology DSM API,
+    Linux over SSH).
+  - Decides health on the controller from the thresholds (OPS-06 priorities) and returns the
+    findings; an unreachable device fails the host with a finding (high for a firewall).
+  - Sets the fact C(praxis_device_facts), writes it to O(facts_dir) for the network plan, and
+    records the check in the ledger.
+  - Runs as an action plugin on the controller; the same code also runs as this module, which the
+    fleet benchmark uses to compare both ways.
+version_added: "1.0.0"
+extends_documentation_fragment:
+  - praxis_device
+options:
+  thresholds:
+    description:
+      - Overrides of the health thresholds, per site or device group.
+      - Keys C(cpu_percent), C(memory_percent), C(temperature_c), C(volume_used_percent),
+        C(signature_max_age_days).
+    type: dict
+    default: {}
+  facts_dir:
+    description: Folder for one C(<host>.json) with the facts per device. Not written when not given.
+    type: path
+  fail_on:
+    description: Fail the host when its health is this bad or worse (C(none) never fails on findings).
+    type: str
+    default: critical
+    choices: [none, warning, critical]
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing.
+author: praxisops contributors
+"""
+
+EXAMPLES = r"""
+- name: Check the health of the device
+  praxis_device_facts:
+    thresholds: {temperature_c: 65}
+    facts_dir: "{{ playbook_dir }}/../output/facts"
+    ledger: "{{ playbook_dir }}/../output/ledger.sqlite"
+  register: health
+"""
+
+RETURN = r"""
+facts:
+  description: Normalized facts; a value the device does not report is null.
+  returned: success
+  type: dict
+  contains:
+    hostname: {description: Host name the device reports., type: str}
+    model: {description: Model., type: str}
+    firmware_version: {description: Installed firmware or OS version., type: str}
+    uptime_seconds: {description: Seconds since the last start., type: int}
+    cpu_percent: {description: CPU load in percent., type: float}
+    memory_percent: {description: Memory in use in percent., type: float}
+    temperature_c: {description: Highest temperature reported in degrees Celsius., type: float}
+    disks: {description: "Disks with id, model, status, smart, temperature_c (NAS).", type: list}
+    volumes: {description: "Volumes with id, status, used_percent.", type: list}
+    signature_date: {description: Date of the security signatures (firewalls)., type: str}
+    checked_at: {description: When the facts were read (ISO-8601, UTC)., type: str}
+findings:
+  description: "Problems found: check, status (warning, critical), priority (high, medium, low), message, value."
+  returned: always
+  type: list
+  elements: dict
+health:
+  description: ok, warning or critical.
+  returned: always
+  type: str
+seconds:
+  description: Time the device took to answer.
+  returned: success
+  type: float
+error_kind:
+  description: On failure, unreachable, auth, timeout, protocol, device or unsupported.
+  returned: failure
+  type: str
+msg:
+  description: One line naming the device and what was found or what failed.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.praxis_netops import OperationError, build_target, device_facts
+# The drivers are imported by name so that they travel with the module.
+from ansible.module_utils import (  # noqa: F401 - loaded through praxis_driver.open_driver
+    praxis_driver_lancom, praxis_driver_linux, praxis_driver_opnsense, praxis_driver_synology,
+)
+
+ARGUMENT_SPEC = {
+    "device": {"type": "dict", "required": True},
+    "site": {"type": "dict", "required": True},
+    "credentials": {"type": "dict", "no_log": True},
+    "timeout": {"type": "float", "default": 20.0},
+    "retries": {"type": "int", "default": 3},
+    "retry_delay": {"type": "float", "default": 1.0},
+    "options": {"type": "dict", "default": {}},
+    "ledger": {"type": "path"},
+    "run": {"type": "str", "default": ""},
+    "now": {"type": "str"},
+    "thresholds": {"type": "dict", "default": {}},
+    "facts_dir": {"type": "path"},
+    "fail_on": {"type": "str", "default": "critical", "choices": ["none", "warning", "critical"]},
+}
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    try:
+        connection = {k: p[k] for k in ("timeout", "retries", "retry_delay", "options")}
+        target = build_target(p["device"], str(p["site"].get("id")), p["credentials"], connection=connection)
+    except OperationError as exc:
+        module.fail_json(msg=f"device facts: {exc}")
+    result = device_facts(target, limits=p["thresholds"], now=p["now"], facts_dir=p["facts_dir"],
+                          ledger=p["ledger"], run=p["run"], fail_on=p["fail_on"])
+    if "facts" in result:
+        result["ansible_facts"] = {"praxis_device_facts": result["facts"]}
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

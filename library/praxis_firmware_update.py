@@ -1,0 +1,111 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: praxis_firmware_update
+short_description: Guarded firmware update of a network device (NET-04, NET-07)
+description:
+  - Compares the installed and the offered firmware. When an update is due, asks the practice's
+    service calendar itself (business hours, holidays of the federal state, maintenance windows and
+    the Mon-Fri 08:00-17:00 floor) and refuses in business hours, naming the next window, whatever
+    the schedule or a C(when:) says.
+  - Backs up the configuration first (same checks as M(praxis_config_backup)); starts the update;
+    waits for the reboot within O(budget); verifies the new version and health; records the result
+    in the ledger. A device that does not come back in time fails that host only.
+  - Runs on the controller as an action plugin (C(action_plugins/praxis_firmware_update.py)).
+version_added: "1.0.0"
+extends_documentation_fragment:
+  - praxis_device
+options:
+  force_reason:
+    description: Why the update must run outside maintenance time; logged as a warning and in the ledger.
+    type: str
+  budget:
+    description: Seconds the device may take to come back after the update.
+    type: float
+    default: 900
+  poll:
+    description: Seconds between the checks whether the device is back.
+    type: float
+    default: 5
+  backup_store:
+    description: Store for the backup before the update (see M(praxis_config_backup)). No backup when not given.
+    type: dict
+  backup_keep:
+    description: Copies to keep per device.
+    type: int
+    default: 3
+  thresholds:
+    description: Health thresholds for the check after the update (see M(praxis_device_facts)).
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    support: full
+    description: Tells what would happen, including a refusal by the calendar; starts nothing.
+  diff_mode:
+    support: none
+    description: The result names the old and new version.
+author: praxisops contributors
+"""
+
+EXAMPLES = r"""
+- name: Update the firmware in the maintenance window
+  praxis_firmware_update:
+    budget: 900
+    backup_store: {type: local, path: /srv/praxisops/backups}
+    now: "{{ praxis_now | default(omit) }}"
+    force_reason: "{{ praxis_force_reason | default(omit) }}"
+"""
+
+RETURN = r"""
+installed:
+  description: The firmware version now running.
+  returned: success
+  type: str
+available:
+  description: The offered version, null when the installed one is current.
+  returned: success
+  type: str
+previous:
+  description: The version before the update.
+  returned: changed
+  type: str
+seconds:
+  description: Duration of backup, update and reboot.
+  returned: changed
+  type: float
+refused:
+  description: True when the service calendar refused the update.
+  returned: when refused
+  type: bool
+guard:
+  description: The calendar decision (allowed, reason, next_window, forced).
+  returned: always
+  type: dict
+findings:
+  description: Health findings after the update.
+  returned: changed
+  type: list
+  elements: dict
+msg:
+  description: One line naming the device and the outcome, or the next allowed window on a refusal.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module.fail_json(msg="praxis_firmware_update runs as an action plugin on the controller; "
+                         "check that action_plugins is set in ansible.cfg")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+"""Controller side of the network device action plugins.
+
+The network operations run in the Ansible worker that already exists for
+the host-task, against the device's API or SSH: no module process is
+spawned and nothing is copied, which the fleet benchmark (bench/fleet)
+measured as the difference that matters at 900 devices a night.
+
+``DeviceAction`` turns task variables into a driver ``Target``: the device
+from ``praxis_device``, the site from ``praxis_site``, the credentials from
+the vault variable the device names. Subclasses implement ``operate``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+from ansible.module_utils.praxis_netops import OperationError, build_target
+
+VAULT_REF = re.compile(r"^vault_[a-z0-9_]+$")
+COMMON_SPEC: dict[str, dict[str, Any]] = {
+    "device": {"type": "dict"},
+    "site": {"type": "dict"},
+    "credentials": {"type": "dict", "no_log": True},
+    "timeout": {"type": "float", "default": 20.0},
+    "retries": {"type": "int", "default": 3},
+    "retry_delay": {"type": "float", "default": 1.0},
+    "options": {"type": "dict", "default": {}},
+    "ledger": {"type": "path"},
+    "run": {"type": "str", "default": ""},
+    "now": {"type": "str"},
+}
+
+
+class DeviceAction(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+    OPERATION = "device operation"
+    SPEC: dict[str, dict[str, Any]] = {}
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        validation, args = self.validate_argument_spec(argument_spec=dict(COMMON_SPEC, **self.SPEC))
+        host = task_vars.get("inventory_hostname", "?")
+        try:
+            target = self.target(args, task_vars)
+            site = args.get("site") or task_vars.get("praxis_site") or {}
+            result.update(self.operate(target, site, args, task_vars))
+        except OperationError as exc:
+            result.update(failed=True, changed=False, msg=f"{host}: {self.OPERATION}: {exc}")
+        if result.get("skipped"):
+            # a skip reported by the operation is a result, not Ansible's "skipped" (no when: was false)
+            result["skip_reason"] = result.get("msg")
+        return result
+
+    @property
+    def check_mode(self) -> bool:
+        return bool(self._task.check_mode)
+
+    def target(self, args: dict[str, Any], task_vars: dict[str, Any]):
+        host = task_vars.get("inventory_hostname", "?")
+        device = args.get("device") or task_vars.get("praxis_device")
+        site = args.get("site") or task_vars.get("praxis_site")
+        if not device or not site:
+            raise OperationError(f"{host} is not a praxisops device: praxis_device / praxis_site missing "
+                                 "(is the praxisops_sites inventory used?)")
+        credentials = args.get("credentials")
+        if credentials is None:
+            name = device.get("credentials")
+            if name not in task_vars:
+                raise OperationError(f"vault variable {name} of {host} is not defined: put it in the "
+                                     "inventory's vault and run with --vault-password-file or --vault-id")
+            credentials = self._templar.template(task_vars[name])
+        connection = {key: args.get(key) for key in ("timeout", "retries", "retry_delay", "options")}
+        if device.get("vendor") == "linux":
+            connection["username"] = task_vars.get("ansible_user")
+            connection["private_key_file"] = (task_vars.get("ansible_ssh_private_key_file")
+                                              or task_vars.get("ansible_private_key_file"))
+            connection["port"] = task_vars.get("ansible_port")
+            if task_vars.get("ansible_host"):
+                device = dict(device, address=task_vars["ansible_host"])
+        return build_target(device, str(site.get("id")), credentials, connection=connection)
+
+    def operate(self, target, site: dict[str, Any], args: dict[str, Any],
+                task_vars: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def resolve_vault_refs(self, items: list[dict[str, Any]], field: str, task_vars: dict[str, Any],
+                           what: str) -> list[dict[str, Any]]:
+        """Copies of ``items`` whose ``field`` names a vault variable
+        (``vault_...``) replaced by that variable's value."""
+        resolved = []
+        for item in items:
+            ref = item.get(field)
+            if isinstance(ref, str) and VAULT_REF.match(ref):
+                if ref not in task_vars:
+                    raise OperationError(f"{what} {item.get('ssid') or item.get('name')}: vault variable {ref} is "
+                                         "not defined (is the vault loaded?)")
+                value = self._templar.template(task_vars[ref])
+                if not isinstance(value, str) or not value:
+                    raise OperationError(f"{what} {item.get('ssid') or item.get('name')}: vault variable {ref} "
+                                         "must be a non-empty string")
+                item = dict(item, **{field: value})
+            resolved.append(item)
+        return resolved
+
+    def vault_secrets(self) -> list:
+        vault = getattr(self._loader, "_vault", None)
+        return list(getattr(vault, "secrets", None) or [])
+
+
+def default_path(task_vars: dict[str, Any], *parts: str) -> str:
+    """A path under the project's output folder (beside playbooks/)."""
+    base = task_vars.get("playbook_dir") or os.getcwd()
+    return os.path.normpath(os.path.join(base, "..", "output", *parts))
