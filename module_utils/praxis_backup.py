@@ -221,10 +221,20 @@ def write_manifest(store: Store, folder: str, copies: list[dict[str, Any]]) -> N
 
 # -- masking for diffs ----------------------------------------------------------------
 def mask_secrets(text: str, patterns: list[re.Pattern[str]]) -> str:
-    """Replace group 'secret' of every pattern with ********."""
+    """Replace the secret of every match with ********: the group named
+    ``secret`` where the pattern has one, else its first group."""
+    def masked(match: re.Match[str]) -> str:
+        group = "secret" if "secret" in match.re.groupindex else 1
+        secret = match.group(group)
+        if not secret:
+            return match.group(0)
+        start, end = match.span(group)
+        offset = match.start(0)
+        whole = match.group(0)
+        return whole[:start - offset] + "********" + whole[end - offset:]
+
     for pattern in patterns:
-        text = pattern.sub(lambda m: m.group(0).replace(m.group("secret"), "********")
-                           if m.group("secret") else m.group(0), text)
+        text = pattern.sub(masked, text)
     return text
 
 

@@ -1,0 +1,84 @@
+"""Health decisions (module_utils/praxis_health.py) and the ledger
+(module_utils/praxis_ledger.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+
+from ansible.module_utils import praxis_ledger
+from ansible.module_utils.praxis_health import HealthError, evaluate, overall, thresholds, unreachable_finding
+
+NOW = dt.datetime(2026, 11, 24, 22, 0, tzinfo=dt.timezone.utc)
+LIMITS = thresholds(None)
+
+
+@pytest.mark.parametrize("facts,checks,status", [
+    ({}, [], "ok"),
+    ({"cpu_percent": 95}, ["cpu_percent"], "warning"),
+    ({"cpu_percent": 90}, [], "ok"),                             # at the limit is fine
+    ({"memory_percent": 91.5}, ["memory_percent"], "warning"),
+    ({"temperature_c": 75}, ["temperature_c"], "warning"),
+    ({"temperature_c": 81}, ["temperature_c"], "critical"),
+    ({"disks": [{"id": "sata1", "status": "normal", "smart": "warning"}]}, ["disk"], "warning"),
+    ({"disks": [{"id": "sata2", "status": "crashed", "smart": "normal"}]}, ["disk"], "critical"),
+    ({"volumes": [{"id": "volume_1", "status": "degraded", "used_percent": 40}]}, ["volume"], "critical"),
+    ({"volumes": [{"id": "volume_1", "status": "normal", "used_percent": 88}]}, ["volume_used_percent"], "warning"),
+    ({"volumes": [{"id": "volume_1", "status": "normal", "used_percent": 96}]}, ["volume_used_percent"],
+     "critical"),
+])
+def test_evaluate_table(facts, checks, status):
+    findings = evaluate(facts, "nas", LIMITS, NOW)
+    assert sorted(f["check"] for f in findings) == sorted(checks)
+    assert overall(findings) == status
+
+
+@pytest.mark.parametrize("date,warn", [("2026-11-24", False), ("2026-11-22", False), ("2026-11-21", True),
+                                       (None, True), ("yesterday", True)])
+def test_signature_age(date, warn):
+    findings = evaluate({"signature_date": date}, "firewall", LIMITS, NOW, has_signatures=True)
+    assert bool(findings) is warn
+
+
+def test_signature_age_ignored_without_signatures():
+    assert evaluate({"signature_date": None}, "switch", LIMITS, NOW, has_signatures=False) == []
+
+
+def test_thresholds_override_and_errors():
+    assert thresholds({"temperature_c": 60})["temperature_c"] == 60
+    with pytest.raises(HealthError, match="unknown health threshold 'temp'"):
+        thresholds({"temp": 60})
+    with pytest.raises(HealthError, match="temperature_c must be a non-negative number"):
+        thresholds({"temperature_c": "hot"})
+    with pytest.raises(HealthError, match="cpu_percent"):
+        thresholds({"cpu_percent": True})
+
+
+def test_unreachable_priorities():
+    assert unreachable_finding("firewall", "down")["priority"] == "high"
+    assert unreachable_finding("switch", "down")["priority"] == "medium"
+
+
+def test_ledger_roundtrip_and_filters(tmp_path):
+    path = str(tmp_path / "sub" / "ledger.sqlite")
+    praxis_ledger.record(path, site="a", host="a-fw01", kind="health", status="ok", summary="healthy",
+                         data={"facts": {"x": 1}}, run="7")
+    praxis_ledger.record(path, site="b", host="b-fw01", kind="firmware", status="changed", summary="25.1 -> 25.7")
+    assert [e["host"] for e in praxis_ledger.events(path)] == ["a-fw01", "b-fw01"]
+    (only,) = praxis_ledger.events(path, kind="health")
+    assert only["data"] == {"facts": {"x": 1}} and only["run"] == "7"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize("kind,status,needle", [("health", "bad", "unknown ledger status"),
+                                                ("weather", "ok", "unknown ledger kind")])
+def test_ledger_rejects_unknown_values(tmp_path, kind, status, needle):
+    with pytest.raises(praxis_ledger.LedgerError, match=needle):
+        praxis_ledger.record(str(tmp_path / "l.sqlite"), site="a", host="a-x", kind=kind, status=status, summary="")
+
+
+def test_ledger_events_of_missing_file_is_empty(tmp_path):
+    assert list(praxis_ledger.events(str(tmp_path / "none.sqlite"))) == []
