@@ -8,12 +8,9 @@ import asyncio
 import base64
 import email.message
 import json
-import os
 import smtplib
 import ssl
 import stat
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -24,10 +21,10 @@ import asyncssh
 import jsonschema
 import pytest
 import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
 
 from lab import __main__ as lab_cli
 from lab import core
+from tests.integration.labrun import Lab, exclusive_lab
 
 ROOT = Path(__file__).resolve().parents[3]
 SITES = 3
@@ -40,53 +37,21 @@ def port_open(address: str, port: int, timeout: float = 1.0) -> bool:
     return lab_cli.port_open(address, port, timeout)
 
 
-class Lab:
-    def __init__(self, run_dir: Path, inventory_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.inventory_dir = inventory_dir
-        self.env = dict(os.environ, PRAXIS_LAB_DIR=str(run_dir))
-
-    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "lab", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
-
-    @property
-    def state(self) -> dict:
-        return json.loads((self.run_dir / "state.json").read_text())
-
-    def vault_files(self) -> dict[str, dict]:
-        """group_vars/<group>/vault.yml, decrypted, by group."""
-        password = (self.inventory_dir / ".vault_pass").read_text().strip()
-        vault = VaultLib([("default", VaultSecret(password.encode()))])
-        return {path.parent.name: yaml.safe_load(vault.decrypt(path.read_bytes()))
-                for path in sorted((self.inventory_dir / "group_vars").glob("*/vault.yml"))}
-
-    def vault(self) -> dict:
-        merged: dict = {}
-        for entries in self.vault_files().values():
-            merged.update(entries)
-        return merged
-
-    def credentials(self, device: str) -> dict:
-        return self.vault()["vault_" + device.replace("-", "_")]
-
-    def record(self, device: str) -> dict:
-        return next(d for d in self.state["devices"] if d["name"] == device)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if port_open(core.CONTROL_ADDRESS, core.CONTROL_PORT):
-        pytest.skip(f"another lab is running ({core.CONTROL_ADDRESS}:{core.CONTROL_PORT} in use)")
-    base = tmp_path_factory.mktemp("labrunner")
-    lab = Lab(base / "run", base / "inventory")
-    try:
-        up = lab.cli("up", "--sites", str(SITES), "--reboot-seconds", "1", "--inventory-dir", str(lab.inventory_dir))
-        assert up.returncode == 0, up.stdout + up.stderr
-        lab.up_output = up.stdout
-        yield lab
-    finally:
-        lab.cli("down")
+    with exclusive_lab():
+        if port_open(core.CONTROL_ADDRESS, core.CONTROL_PORT):
+            pytest.skip(f"a lab outside the tests is running ({core.CONTROL_ADDRESS}:{core.CONTROL_PORT} in use)")
+        base = tmp_path_factory.mktemp("labrunner")
+        lab = Lab(base / "run", base / "inventory")
+        try:
+            up = lab.cli("up", "--sites", str(SITES), "--reboot-seconds", "1",
+                         "--inventory-dir", str(lab.inventory_dir))
+            assert up.returncode == 0, up.stdout + up.stderr
+            lab.up_output = up.stdout
+            yield lab
+        finally:
+            lab.cli("down")
 
 
 # -- protocol probes: one real request per vendor ----------------------------------------
@@ -178,11 +143,21 @@ def test_inventory_files(lab, repo_root):
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
     for path in vault_paths:
         assert path.read_bytes().startswith(b"$ANSIBLE_VAULT;1.1;AES256"), path
-    assert set(vault) == {"vault_" + name.replace("-", "_") for name in EXPECTED}
+    assert set(vault) == ({"vault_" + name.replace("-", "_") for name in EXPECTED}
+                          | {f"vault_lab{n:03d}_wlan_praxis" for n in range(1, SITES + 1)})
+    # the WLAN of each practice names its passphrase in that vault
+    assert sites["lab001"]["networks"]["wlans"][0]["psk"] == "vault_lab001_wlan_praxis"
+    assert len(vault["vault_lab001_wlan_praxis"]) >= 16
     # one vault per practice (group site_<id> of the inventory plugin), holding only its devices
     for group, entries in lab.vault_files().items():
         assert group.startswith("site_lab"), group
         assert all(key.startswith(f"vault_{group[5:]}_") for key in entries), (group, list(entries))
+    # the lab's firmware repository is the catalog of the firmware_update role
+    settings = yaml.safe_load((lab.inventory_dir / "group_vars" / "all" / "praxisops.yml").read_text())
+    catalog = settings["firmware_update_catalog"]
+    assert {entry["model"] for entry in catalog} == {"LANCOM LN-1700", "LANCOM GS-4530XP"}
+    with urllib.request.urlopen(catalog[0]["url"], timeout=10) as response:  # noqa: S310 - the lab's loopback
+        assert response.read().startswith(b"LANCOM-FW \"LANCOM LN-1700\"")
 
 
 def test_a_real_request_per_vendor(lab):
