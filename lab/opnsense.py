@@ -20,7 +20,10 @@ noted; paths below ``src/opnsense/``):
 * diagnostics: ``.../Diagnostics/Api/SystemController.php``
 * firewall rules: ``.../Firewall/Api/FilterController.php``, ``FilterBaseController.php``,
   ``mvc/app/models/OPNsense/Firewall/Filter.xml``, ``.../Base/ApiMutableModelControllerBase.php``,
-  ``.../Base/UIModelGrid.php`` and the field types in ``.../Base/FieldTypes/``
+  ``.../Base/UIModelGrid.php`` and the field types in ``.../Base/FieldTypes/``; savepoint,
+  ``apply/<revision>``, ``cancelRollback`` and ``revert`` as in ``FilterBaseController.php`` of the
+  24.x/25.x releases (the main branch has since dropped them), ``scripts/filter/rollback_timer.php``,
+  ``rollback_cancel.php`` and ``mvc/app/models/OPNsense/Firewall/Filter.php`` (``rollback()``)
 * syslog: ``.../Syslog/Api/SettingsController.php``, ``ServiceController.php``,
   ``mvc/app/models/OPNsense/Syslog/Syslog.xml``, ``.../Base/ApiMutableServiceControllerBase.php``
 * lighttpd: ``etc/inc/plugins.inc.d/webgui.inc`` (``server.tag = "OPNsense"``)
@@ -45,6 +48,11 @@ Deliberate lab choices, kept close to the real behaviour:
 * ``faults.truncate_backup``: the download is cut in half (with a matching
   Content-Length, so the client sees a complete but broken file);
   ``faults.corrupt_backup``: bytes in the middle are garbled (status 200).
+* Every configuration save keeps the filter rules of that revision (the
+  ``/conf/backup/config-<time>.xml`` files, at most ``RETENTION``);
+  ``apply/<revision>`` starts a rollback timer of ``rollback_seconds`` (60 as in
+  ``rollback_timer.php``) that puts the rules of that revision back unless
+  ``cancelRollback/<revision>`` comes first. A reboot ends pending timers.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import datetime as dt
 import hashlib
 import ipaddress
@@ -92,6 +101,9 @@ SERIES = {
 # (scripts/suricata/metadata/rules/et-open.xml: prefix "ET open", file descriptions)
 ET_OPEN_FILES = ("botcc", "compromised", "drop", "dshield", "emerging-exploit", "emerging-malware",
                  "emerging-scan", "emerging-trojan", "emerging-web_client", "tor")
+
+RETENTION = 60          # system/backupcount default; FilterBaseController::savepointAction "retention"
+ROLLBACK_SECONDS = 60.0  # scripts/filter/rollback_timer.php: "give the api 60 seconds to callback"
 
 JSON_CT = "application/json; charset=UTF-8"       # Phalcon setContentType('application/json', 'UTF-8')
 ERROR_CT = "application/json;charset=utf-8"       # www/api.php error_output()
@@ -452,8 +464,13 @@ class OPNsenseFirewall(Device):
         self.changelog_latest = self._init["firmware_latest"]
         self.staged_version: str | None = None
         self._job: asyncio.Task | None = None
+        # filter rules per saved revision (Config::save() backups) and pending rollback timers
+        self.filter_backups: dict[str, dict[str, dict[str, str]]] = {}
+        self.rollback_timers: dict[str, asyncio.Task] = {}
+        self.rollback_seconds = ROLLBACK_SECONDS
         super().__init__(name=name, site_id=site_id, address=address, port=port, username=username,
                          password=password, reboot_seconds=reboot_seconds)
+        self._backup_filter()
 
     # -- state ---------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:
@@ -501,8 +518,27 @@ class OPNsenseFirewall(Device):
 
     def _saved(self, call: Call) -> None:
         """Config::save(): a new revision (and backup file name)."""
-        self.state["config_revision"] = {"time": round(time.time(), 4), "username": f"{call.user}@{call.peer}",
-                                         "description": f"{call.path} made changes"}
+        self._save_revision(f"{call.user}@{call.peer}", f"{call.path} made changes")
+
+    def _save_revision(self, username: str, description: str) -> None:
+        self.state["config_revision"] = {"time": round(time.time(), 4), "username": username,
+                                         "description": description}
+        self._backup_filter()
+
+    def _backup_filter(self) -> None:
+        """The filter section of /conf/backup/config-<revision>.xml, the newest RETENTION kept."""
+        revision = f"{self.state['config_revision']['time']:.4f}"
+        self.filter_backups[revision] = copy.deepcopy(self.state["filter_rules"])
+        while len(self.filter_backups) > RETENTION:
+            del self.filter_backups[next(iter(self.filter_backups))]
+
+    def rollback_filter(self, revision: str) -> bool:
+        """Filter::rollback(): the filter section of that backup replaces the current one, then save."""
+        rules = self.filter_backups.get(revision)
+        if rules is None:
+            return False
+        self.state["filter_rules"] = copy.deepcopy(rules)
+        return True
 
     def valid_network(self, item: str) -> bool:
         """NetworkAliasField option list: any, (self), interface nets/addresses, IPs and subnets."""
@@ -542,6 +578,10 @@ class OPNsenseFirewall(Device):
         job = self._job
         if job is not None and not job.done() and job is not asyncio.current_task():
             job.cancel()
+        timers, self.rollback_timers = self.rollback_timers, {}
+        for timer in timers.values():          # the background script dies with the box
+            if not timer.done() and timer is not asyncio.current_task():
+                timer.cancel()
         await super().stop()
 
     def on_boot(self) -> None:
@@ -1174,15 +1214,57 @@ class OPNsenseFirewall(Device):
 
     @api("firewall", "Filter", "apply")
     def filter_apply(self, call: Call) -> Any:
-        # configdRun('filter reload') answers the configd script result "OK\n\n"
-        return {"status": "OK\n\n"} if call.is_post else {"status": "error"}
+        # applyAction($rollback_revision = null): with a revision, configd 'filter rollback_timer' starts
+        # rollback_timer.php in the background first; configdRun('filter reload') answers "OK\n\n"
+        if not call.is_post:
+            return {"status": "error"}
+        revision = _revision(call.param(0))
+        if revision and revision not in self.rollback_timers:
+            self.rollback_timers[revision] = asyncio.get_running_loop().create_task(self._rollback_timer(revision))
+        return {"status": "OK\n\n"}
+
+    async def _rollback_timer(self, revision: str) -> None:
+        """rollback_timer.php: wait for the lock file to go, else Filter::rollback() and 'filter reload'."""
+        await asyncio.sleep(self.rollback_seconds)
+        if self.rollback_timers.get(revision) is asyncio.current_task():
+            del self.rollback_timers[revision]
+        if self.rollback_filter(revision):
+            self._save_revision("(system)", "/usr/local/opnsense/scripts/filter/rollback_timer.php made changes")
+            log.info("%s: no confirmation within %g s, filter rules rolled back to %s",
+                     self.name, self.rollback_seconds, revision)
+        else:
+            log.warning("%s: unable to revert to unexisting revision : %s", self.name, revision)
+
+    @api("firewall", "Filter", "cancelRollback", required=1)
+    def filter_cancel_rollback(self, call: Call) -> Any:
+        # configdpRun('filter cancel_rollback'): rollback_cancel.php prints nothing and exits 0 when it
+        # removed the timer's lock file (configd's "\n\n" end of output remains), exits 1 when there is
+        # none; the lab answers an empty status for that failed action
+        if not call.is_post:
+            return {"status": "error"}
+        timer = self.rollback_timers.pop(_revision(call.param(0)), None)
+        if timer is None or timer.done():
+            return {"status": ""}
+        timer.cancel()
+        return {"status": "\n\n"}
 
     @api("firewall", "Filter", "savepoint")
     def filter_savepoint(self, call: Call) -> Any:
         if not call.is_post:
             return {"status": "error"}
         self._saved(call)
-        return {"status": "ok", "retention": "60", "revision": f"{self.state['config_revision']['time']:.4f}"}
+        return {"status": "ok", "retention": str(RETENTION),
+                "revision": f"{self.state['config_revision']['time']:.4f}"}
+
+    @api("firewall", "Filter", "revert", required=1)
+    def filter_revert(self, call: Call) -> Any:
+        # revertAction($revision): Filter::rollback($revision), then 'filter reload'
+        if not call.is_post:
+            return {"status": "error"}
+        if not self.rollback_filter(call.param(0) or ""):
+            return {"status": "unknown (or removed) savepoint"}
+        self._saved(call)
+        return {"status": "ok"}
 
     # -- syslog (Syslog/Api/SettingsController.php, ServiceController.php) ------------------
     @api("syslog", "Settings", "searchDestinations")
@@ -1365,6 +1447,11 @@ class OPNsenseFirewall(Device):
         ET.indent(root, space="  ")
         body = ET.tostring(root, encoding="utf-8").replace(b" />", b"/>")    # DOMDocument style empty tags
         return b'<?xml version="1.0"?>\n' + body + b"\n"
+
+
+def _revision(value: str | None) -> str:
+    """rollback_timer.php / rollback_cancel.php: preg_replace("/[^0-9.]/", "", $argv[1])."""
+    return re.sub(r"[^0-9.]", "", value or "")
 
 
 def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:

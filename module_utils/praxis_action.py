@@ -86,6 +86,11 @@ class DeviceAction(ActionBase):
             connection["private_key_file"] = (task_vars.get("ansible_ssh_private_key_file")
                                               or task_vars.get("ansible_private_key_file"))
             connection["port"] = task_vars.get("ansible_port")
+            options = dict(connection.get("options") or {})
+            options.setdefault("host_key_checking", bool(task_vars.get("praxis_ssh_host_key_checking", True)))
+            if task_vars.get("praxis_known_hosts_file"):
+                options.setdefault("known_hosts_file", task_vars["praxis_known_hosts_file"])
+            connection["options"] = options
             if task_vars.get("ansible_host"):
                 device = dict(device, address=task_vars["ansible_host"])
         return build_target(device, str(site.get("id")), credentials, connection=connection)
