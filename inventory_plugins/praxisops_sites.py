@@ -71,7 +71,6 @@ WINDOWS_GROUP_VARS = {
     "ansible_winrm_scheme": "https",
     "ansible_winrm_message_encryption": "always",
     "ansible_winrm_server_cert_validation": "validate",
-    "ansible_shell_type": "powershell",
 }
 LINUX_GROUP_VARS = {
     # vendor_linux hosts are also network_devices: this group must win

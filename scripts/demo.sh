@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# make demo: the main job on the embedded demo practices, then on a small lab
+# make demo: the main jobs on the embedded demo practices, then on a small lab
 # of emulated devices (started here and stopped again, whatever happens).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 SITES=${PRAXIS_DEMO_SITES:-3}
+OUT=output/demo
+PLAY=("$BIN/ansible-playbook")
+LAB=(-i inventories/lab/praxisops.yml --vault-password-file inventories/lab/.vault_pass
+     -e "praxis_output_dir=$PWD/$OUT/lab" -e "praxis_ledger_path=$PWD/$OUT/lab/ledger.sqlite"
+     -e "{\"praxis_backup_store\": {\"type\": \"local\", \"path\": \"$PWD/$OUT/lab/backups\"}}"
+     -e "network_plan_output_dir=$PWD/$OUT/lab/network-plans")
+export PRAXIS_SUMMARY_DIR="$PWD/$OUT/runs"
+rm -rf "$OUT"
 
 echo "== Demo practices (inventories/demo)"
-"$BIN/ansible-playbook" playbooks/site_summary.yml
+"${PLAY[@]}" playbooks/site_summary.yml
+"${PLAY[@]}" playbooks/network_plan.yml -e "network_plan_output_dir=$PWD/$OUT/demo/network-plans"
 
 echo "== Lab: ${SITES} emulated practices"
 if "$BIN/python" -m lab status >/dev/null 2>&1; then
@@ -15,7 +24,34 @@ if "$BIN/python" -m lab status >/dev/null 2>&1; then
   exit 1
 fi
 trap '"$BIN/python" -m lab down >/dev/null 2>&1 || true' EXIT
-"$BIN/python" -m lab up --sites "$SITES"
-"$BIN/ansible-playbook" -i inventories/lab/praxisops.yml --vault-password-file inventories/lab/.vault_pass \
-  playbooks/site_summary.yml
+"$BIN/python" -m lab up --sites "$SITES" --reboot-seconds 1
+"${PLAY[@]}" "${LAB[@]}" playbooks/site_summary.yml
+
+echo "== Onboarding (NET-01), at a Wednesday night"
+"${PLAY[@]}" "${LAB[@]}" playbooks/onboard_network.yml -e praxis_now=2026-11-25T23:30:00+01:00
+
+echo "== Nightly job (NET-06 health, NET-03 signatures)"
+"${PLAY[@]}" "${LAB[@]}" playbooks/nightly.yml -e praxis_now=2026-11-25T23:45:00+01:00
+
+echo "== Four monthly jobs (NET-02 backups, NET-04/NET-07 firmware); the log host changes every month"
+for month in 1 2 3 4; do
+  night=$(printf '2027-%02d-06T23:30:00+01:00' "$month")
+  "${PLAY[@]}" "${LAB[@]}" playbooks/onboard_network.yml -e praxis_now="$night" \
+    -e "{\"network_onboard_syslog_hosts\": [{\"host\": \"192.0.2.1$month\", \"port\": 514}]}" >/dev/null
+  "${PLAY[@]}" "${LAB[@]}" playbooks/monthly.yml -e praxis_now="$night"
+done
+
+echo "== Firmware at Tuesday 10:00 is refused by the module itself"
+"${PLAY[@]}" "${LAB[@]}" playbooks/firmware.yml -l site_lab001 -e praxis_now=2026-11-24T10:00:00+01:00 --check \
+  | grep -E "refused|current" || true
+
+echo "== What the demo wrote under $OUT"
+for folder in "$OUT"/lab/backups/*/*/; do
+  printf '  %-28s %s encrypted copies\n' "${folder#"$OUT"/lab/backups/}" "$(find "$folder" -name '*.vault' | wc -l)"
+done
+first=$(find "$OUT/lab/backups" -name '*.vault' | sort | tail -n 1)
+echo "  ansible-vault view $first | head -n 3:"
+"$BIN/ansible-vault" view --vault-password-file inventories/lab/.vault_pass "$first" | head -n 3 | sed 's/^/    /'
+find "$OUT" -name 'network-plan.*' | sort | sed 's/^/  /'
+ls "$OUT"/runs/*.md | sed 's/^/  /'
 "$BIN/python" -m lab status
