@@ -1166,7 +1166,15 @@ class LCOSSXDriver(_LancomDriver):
             params.update(use_keys=True, key_file=t.private_key_file)
         if t.options.get("known_hosts"):
             params.update(ssh_strict=True, alt_host_keys=True, alt_key_file=t.options["known_hosts"])
-        return ConnectHandler(**params)
+        conn = ConnectHandler(auto_connect=False, **params)
+        # After login LCOS SX 5 prints its User EXEC prompt "(<host>) >" (LCOS SX 5
+        # CLI reference, see lab/lancom.py). netmiko's generic first read waits for
+        # 2 s of silence instead (_test_channel_read without a pattern); waiting for
+        # the prompt saves that on every session, i.e. on every switch every night.
+        generic = conn._test_channel_read
+        conn._test_channel_read = lambda count=40, pattern="": generic(count=count, pattern=pattern or r"[>#]\s*$")
+        conn._open()
+        return conn
 
     def _close_session(self, session: Any) -> None:
         session.disconnect()
