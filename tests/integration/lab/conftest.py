@@ -4,8 +4,10 @@ drive them with real, blocking clients (requests/urllib, paramiko, netmiko)."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import itertools
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -66,3 +68,44 @@ def lab_loop():
 @pytest.fixture(scope="session")
 def lab_run_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("labrun")
+
+
+@pytest.fixture(scope="module")
+def fw_server(tmp_path_factory):
+    """A plain HTTP server on 127.0.0.1 serving firmware files from a directory:
+    ``fw_server(name, data) -> url``."""
+    root = tmp_path_factory.mktemp("firmware")
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def publish(name: str, data: bytes) -> str:
+        (root / name).write_bytes(data)
+        return f"http://127.0.0.1:{server.server_address[1]}/{name}"
+
+    yield publish
+    server.shutdown()
+
+
+def set_faults(lab_loop: LabLoop, device: Any, **faults: Any) -> None:
+    """Switch faults of a running emulator from the test thread."""
+    lab_loop.call(lambda: device.faults.update(faults))
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 8.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")

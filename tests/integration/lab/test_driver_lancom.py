@@ -5,9 +5,7 @@ firmware updates from a local HTTP server."""
 from __future__ import annotations
 
 import copy
-import http.server
 import json
-import threading
 
 import pytest
 from ansible.module_utils.praxis_driver import (
@@ -21,34 +19,14 @@ from ansible.module_utils.praxis_driver import (
 )
 from ansible.module_utils.praxis_driver_lancom import DRIVER, LCOSDriver, LCOSSXDriver
 
+from tests.integration.lab.conftest import set_faults
+
 from lab.lancom import LCOSAccessPoint, LCOSSXSwitch, firmware_image, ssh_host_key
 
 PASSWORD = "Lab-Passw0rd-1"
 KINDS = {"ap": LCOSAccessPoint, "switch": LCOSSXSwitch}
 
 
-@pytest.fixture(scope="module")
-def fw_server(tmp_path_factory):
-    """A plain HTTP server on 127.0.0.1 serving firmware files from a directory."""
-    root = tmp_path_factory.mktemp("firmware")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    def publish(name: str, data: bytes) -> str:
-        (root / name).write_bytes(data)
-        return f"http://127.0.0.1:{server.server_address[1]}/{name}"
-
-    yield publish
-    server.shutdown()
 
 
 def start(lab_loop, run_dir, kind: str, **kwargs):
@@ -63,8 +41,6 @@ def target_for(device, **kwargs) -> Target:
     return Target(**values)
 
 
-def set_faults(lab_loop, device, **faults) -> None:
-    lab_loop.call(lambda: device.faults.update(faults))
 
 
 def counting_opens(driver) -> list[int]:

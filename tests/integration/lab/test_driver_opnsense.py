@@ -5,11 +5,12 @@ and secret as Basic authentication, fault injection through the emulator."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 import xml.etree.ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from tests.integration.lab.conftest import set_faults, wait_for
 
 from ansible.module_utils.praxis_backup import mask_secrets
 from ansible.module_utils.praxis_driver import (
@@ -72,18 +73,8 @@ def firewall(lab_loop, run_dir, addresses):
         driver.close()
 
 
-def set_faults(lab_loop, device, **faults) -> None:
-    lab_loop.call(lambda: device.faults.update(faults))
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time")
 
 
 def managed(lab_loop, device) -> dict[str, dict[str, str]]:
@@ -234,7 +225,7 @@ def test_lost_contact_after_apply_rolls_back(firewall, lab_loop):
         driver.apply_settings({"rules": RULES}, check_mode=False)
     assert "returns to savepoint" in str(caught.value)
     # the firewall put the rules of the savepoint back by itself
-    wait_for(lambda: managed(lab_loop, device).keys() == kept.keys())
+    wait_for(lambda: managed(lab_loop, device).keys() == kept.keys(), timeout=10.0)
     assert lab_loop.call(lambda: device.rollback_timers) == {}
 
 

@@ -6,10 +6,8 @@ access point. Firmware comes from a local HTTP server started here."""
 from __future__ import annotations
 
 import base64
-import http.server
 import re
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +15,8 @@ import paramiko
 import pytest
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
+
+from tests.integration.lab.conftest import set_faults
 
 from lab.lancom import LCOSAccessPoint, LCOSSXSwitch, firmware_image, ssh_host_key
 
@@ -26,28 +26,6 @@ PROMPT_RE = re.compile(r"\r\n[^\r\n]*@[^\r\n]*:/[^\r\n]*\r\n> $")
 
 # -- helpers -----------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def fw_server(tmp_path_factory):
-    """A plain HTTP server on 127.0.0.1 serving firmware files from a directory."""
-    root = tmp_path_factory.mktemp("firmware")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    def publish(name: str, data: bytes) -> str:
-        (root / name).write_bytes(data)
-        return f"http://127.0.0.1:{server.server_address[1]}/{name}"
-
-    yield publish
-    server.shutdown()
 
 
 def start_ap(lab_loop, run_dir: Path, **kwargs) -> LCOSAccessPoint:
@@ -134,8 +112,6 @@ def wait_back(device, timeout: float = 10) -> None:
     raise AssertionError("device did not come back")
 
 
-def set_faults(lab_loop, device, **faults) -> None:
-    lab_loop.call(lambda: device.faults.update(faults))
 
 
 def netmiko_params(device, password: str = PASSWORD) -> dict:

@@ -14,6 +14,8 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from tests.integration.lab.conftest import set_faults, wait_for
+
 from lab import tls
 from lab.opnsense import OPNsenseFirewall
 
@@ -65,18 +67,8 @@ def parse_xml(payload: bytes) -> ET.Element:
     return ET.fromstring(payload)  # noqa: S314
 
 
-def set_faults(lab_loop, device, **faults) -> None:
-    lab_loop.call(lambda: device.faults.update(faults))
 
 
-def wait_for(predicate, timeout: float = 8.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time")
 
 
 def refused(client: Client) -> bool:
