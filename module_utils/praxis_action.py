@@ -21,21 +21,9 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
-from ansible.module_utils.praxis_netops import OperationError, build_target
+from ansible.module_utils.praxis_netops import DEVICE_ARGUMENT_SPEC, OperationError, build_target
 
 VAULT_REF = re.compile(r"^vault_[a-z0-9_]+$")
-COMMON_SPEC: dict[str, dict[str, Any]] = {
-    "device": {"type": "dict"},
-    "site": {"type": "dict"},
-    "credentials": {"type": "dict", "no_log": True},
-    "timeout": {"type": "float", "default": 20.0},
-    "retries": {"type": "int", "default": 3},
-    "retry_delay": {"type": "float", "default": 1.0},
-    "options": {"type": "dict", "default": {}},
-    "ledger": {"type": "path"},
-    "run": {"type": "str", "default": ""},
-    "now": {"type": "str"},
-}
 
 
 class DeviceAction(ActionBase):
@@ -49,7 +37,7 @@ class DeviceAction(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        validation, args = self.validate_argument_spec(argument_spec=dict(COMMON_SPEC, **self.SPEC))
+        validation, args = self.validate_argument_spec(argument_spec=dict(DEVICE_ARGUMENT_SPEC, **self.SPEC))
         host = task_vars.get("inventory_hostname", "?")
         try:
             target = self.target(args, task_vars)

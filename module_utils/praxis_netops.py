@@ -31,6 +31,21 @@ HEALTH_RANK = {"ok": 0, "warning": 1, "critical": 2}
 FIRMWARE_BUDGET = 900.0   # seconds a device may take to come back after a firmware update
 
 
+# Arguments every device operation takes (doc_fragments/praxis_device.py documents them).
+DEVICE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "device": {"type": "dict"},
+    "site": {"type": "dict"},
+    "credentials": {"type": "dict", "no_log": True},
+    "timeout": {"type": "float", "default": 20.0},
+    "retries": {"type": "int", "default": 3},
+    "retry_delay": {"type": "float", "default": 1.0},
+    "options": {"type": "dict", "default": {}},
+    "ledger": {"type": "path"},
+    "run": {"type": "str", "default": ""},
+    "now": {"type": "str"},
+}
+
+
 class OperationError(Exception):
     """Bad input to an operation; the message names the field."""
 

@@ -96,3 +96,25 @@ def exclusive_lab(timeout: float = 900) -> Iterator[None]:
 
 def control_port_in_use() -> bool:
     return lab_cli.port_open(core.CONTROL_ADDRESS, core.CONTROL_PORT)
+
+
+@contextlib.contextmanager
+def running_lab(base: Path, sites: int, reboot_seconds: float = 1) -> Iterator[Lab]:
+    """``python -m lab up --sites N`` under ``base`` (run dir and inventory),
+    holding the machine's lab lock; stopped again whatever happens. Skips the
+    test module when a lab started outside the tests holds the addresses."""
+    import pytest
+
+    with exclusive_lab():
+        if control_port_in_use():
+            pytest.skip(f"a lab outside the tests is running ({core.CONTROL_ADDRESS}:{core.CONTROL_PORT} in use; "
+                        "python -m lab down)")
+        lab = Lab(base / "run", base / "inventory")
+        try:
+            up = lab.cli("up", "--sites", str(sites), "--reboot-seconds", str(reboot_seconds),
+                         "--inventory-dir", str(lab.inventory_dir))
+            assert up.returncode == 0, up.stdout + up.stderr
+            lab.up_output = up.stdout
+            yield lab
+        finally:
+            lab.cli("down")

@@ -24,7 +24,7 @@ import yaml
 
 from lab import __main__ as lab_cli
 from lab import core
-from tests.integration.labrun import Lab, exclusive_lab
+from tests.integration.labrun import Lab, running_lab
 
 ROOT = Path(__file__).resolve().parents[3]
 SITES = 3
@@ -39,19 +39,8 @@ def port_open(address: str, port: int, timeout: float = 1.0) -> bool:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    with exclusive_lab():
-        if port_open(core.CONTROL_ADDRESS, core.CONTROL_PORT):
-            pytest.skip(f"a lab outside the tests is running ({core.CONTROL_ADDRESS}:{core.CONTROL_PORT} in use)")
-        base = tmp_path_factory.mktemp("labrunner")
-        lab = Lab(base / "run", base / "inventory")
-        try:
-            up = lab.cli("up", "--sites", str(SITES), "--reboot-seconds", "1",
-                         "--inventory-dir", str(lab.inventory_dir))
-            assert up.returncode == 0, up.stdout + up.stderr
-            lab.up_output = up.stdout
-            yield lab
-        finally:
-            lab.cli("down")
+    with running_lab(tmp_path_factory.mktemp("labrunner"), SITES) as lab:
+        yield lab
 
 
 # -- protocol probes: one real request per vendor ----------------------------------------
