@@ -6,16 +6,20 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# run summaries of the test runs go here, not into the project's output/
+SUMMARY_DIR = tempfile.mkdtemp(prefix="praxisops-test-runs-")
 
 
 def ansible(tool: str, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     environment = dict(os.environ)
     environment.update({"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-                        "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{BIN}:{environment.get('PATH', '')}"})
+                        "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{BIN}:{environment.get('PATH', '')}",
+                        "PRAXIS_SUMMARY_DIR": SUMMARY_DIR})
     environment.update(env or {})
     return subprocess.run([str(BIN / tool), *args], cwd=ROOT, env=environment, capture_output=True, text=True,
                           timeout=timeout, check=False)
