@@ -66,6 +66,7 @@ test: deps
 bench: deps
 	$(BIN)/python bench/sites/bench_sites.py
 	$(BIN)/python bench/lab/bench_lab.py
+	$(BIN)/python bench/fleet/bench_fleet.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .lab
