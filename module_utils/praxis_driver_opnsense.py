@@ -349,7 +349,9 @@ class OPNsenseDriver(Driver):
         if status.lower() in ("", "failed", "template error", "execute error", "error"):
             raise ProtocolError(self.target, f"the IDS rule download failed (status {status or 'empty'!r})")
         after = latest_ruleset(self._call("GET", "/api/ids/settings/listRulesets"))
-        return {"changed": after is not None and after != before,
+        # Changed when the signature date moved: a second download on the same day
+        # (a re-run) is no change, the nightly one on the next day is (NET-03).
+        return {"changed": after is not None and (before is None or after.date() != before.date()),
                 "signature_date": after.date().isoformat() if after else None}
 
     # -- settings ------------------------------------------------------------------------------
