@@ -4,6 +4,8 @@ SSH with paramiko. Skipped with the reason where lab hosts cannot run."""
 
 from __future__ import annotations
 
+import time
+
 import paramiko
 import pytest
 
@@ -138,7 +140,12 @@ def test_samba_user(host):
     # The password reached Samba: a session with it succeeds, one with another password fails.
     on_host(host, "service smbd start")
     try:
-        listing = host.run(f"PASSWD={USER_PASSWORD} smbclient -L 127.0.0.1 -U empfang", check=False)
+        # the init script returns before smbd listens: wait for the port, at most 20 s
+        for _ in range(40):
+            listing = host.run(f"PASSWD={USER_PASSWORD} smbclient -L 127.0.0.1 -U empfang", check=False)
+            if "CONNECTION_REFUSED" not in listing.stderr:
+                break
+            time.sleep(0.5)
         assert listing.returncode == 0 and "IPC$" in listing.stdout, listing.stderr
         wrong = host.run("PASSWD=Wrong-Password-1 smbclient -L 127.0.0.1 -U empfang", check=False)
         assert wrong.returncode != 0 and "LOGON_FAILURE" in wrong.stdout + wrong.stderr
