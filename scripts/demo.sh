@@ -41,9 +41,10 @@ for month in 1 2 3 4; do
   "${PLAY[@]}" "${LAB[@]}" playbooks/monthly.yml -e praxis_now="$night"
 done
 
-echo "== Firmware at Tuesday 10:00 is refused by the module itself"
-"${PLAY[@]}" "${LAB[@]}" playbooks/firmware.yml -l site_lab001 -e praxis_now=2026-11-24T10:00:00+01:00 --check \
-  | grep -E "refused|current" || true
+echo "== Firmware at Tuesday 10:00 is refused by the module itself (a newer OPNsense release is offered)"
+"$BIN/python" -m lab state lab001-fw01 firmware_latest=25.7 >/dev/null
+"${PLAY[@]}" "${LAB[@]}" playbooks/firmware.yml -l lab001-fw01 -e praxis_now=2026-11-24T10:00:00+01:00 \
+  | grep -oE "firmware update of [^\"]*refused[^\"]*" | head -n 1 || true
 
 echo "== What the demo wrote under $OUT"
 for folder in "$OUT"/lab/backups/*/*/; do
