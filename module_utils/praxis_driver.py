@@ -52,6 +52,17 @@ FACT_KEYS = (
 # disks: [{"id", "model", "status" (normal|warning|failing|crashed), "smart" (normal|warning|failing),
 #          "temperature_c"}]; volumes: [{"id", "status" (normal|degraded|crashed), "used_percent"}]
 
+
+
+def facts_record(**known: Any) -> dict[str, Any]:
+    """A ``facts()`` result: the values a device reports, None for the other
+    ``FACT_KEYS``; a key outside the contract is a programming error."""
+    unknown = set(known) - set(FACT_KEYS)
+    if unknown:
+        raise ValueError(f"not fact keys: {', '.join(sorted(unknown))}")
+    return {key: known.get(key) for key in FACT_KEYS}
+
+
 # Keys of a settings fragment; which ones a role fills depends on the device role.
 SETTINGS_KEYS = (
     "rules",      # firewall: [{"description", "action", "interface", "direction", "protocol",

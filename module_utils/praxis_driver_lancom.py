@@ -55,6 +55,7 @@ from ansible.module_utils.praxis_driver import (
     Timeout,
     Unreachable,
     Unsupported,
+    facts_record,
     retry,
 )
 
@@ -906,20 +907,10 @@ class LCOSDriver(_LancomDriver):
         if not info.get("DEVICE") or not info.get("VERSION"):
             raise ProtocolError(self.target, "the sysinfo answer lacks DEVICE or VERSION")
         version = info["VERSION"].split("/")[0].strip()
-        return {
-            "hostname": info.get("NAME") or None,
-            "model": info["DEVICE"],
-            "serial": info.get("SERIAL-NUMBER") or None,
-            "firmware_version": version,
-            "uptime_seconds": parse_uptime(info.get("UPTIME")),
-            # sysinfo shows no load, memory or temperature figures
-            "cpu_percent": None,
-            "memory_percent": None,
-            "temperature_c": None,
-            "disks": None,
-            "volumes": None,
-            "signature_date": None,
-        }
+        # sysinfo shows no load, memory or temperature figures
+        return facts_record(hostname=info.get("NAME") or None, model=info["DEVICE"],
+                            serial=info.get("SERIAL-NUMBER") or None, firmware_version=version,
+                            uptime_seconds=parse_uptime(info.get("UPTIME")))
 
     # -- configuration ------------------------------------------------------------------------------
     def export_config(self) -> bytes:
@@ -1198,19 +1189,9 @@ class LCOSSXDriver(_LancomDriver):
         model = version.get("Machine Type") or version.get("Machine Model")
         if not firmware or not model:
             raise ProtocolError(self.target, "the 'show version' answer lacks Software Version or Machine Type")
-        return {
-            "hostname": sysinfo.get("System Name") or None,
-            "model": model,
-            "serial": version.get("Serial Number") or None,
-            "firmware_version": firmware,
-            "uptime_seconds": parse_uptime(sysinfo.get("System Up Time")),
-            "cpu_percent": None,
-            "memory_percent": None,
-            "temperature_c": None,
-            "disks": None,
-            "volumes": None,
-            "signature_date": None,
-        }
+        return facts_record(hostname=sysinfo.get("System Name") or None, model=model,
+                            serial=version.get("Serial Number") or None, firmware_version=firmware,
+                            uptime_seconds=parse_uptime(sysinfo.get("System Up Time")))
 
     # -- configuration ------------------------------------------------------------------------------
     def export_config(self) -> bytes:

@@ -137,6 +137,25 @@ _VERSION = re.compile(r"^(?P<name>.+?)\s+(?P<version>\S+?)(?:-(?P<arch>amd64|aar
 _RULESET_STAMP = re.compile(r"^\s*(\d{4})/(\d{1,2})/(\d{1,2})\s+(\d{1,2}):(\d{2})")
 
 
+def managed_items(rows: list[dict[str, Any]], values: Callable[[dict[str, Any]], dict[str, str]]
+                  ) -> tuple[dict[str, tuple[str, dict[str, str]]], list[str]]:
+    """The items praxisops manages among the rows of a search answer, by name
+    (description without MANAGED_PREFIX): ``{name: (uuid, values)}``, and the
+    uuids of further rows with a name already seen (to be deleted)."""
+    current: dict[str, tuple[str, dict[str, str]]] = {}
+    duplicates: list[str] = []
+    for row in rows:
+        description = str(row.get("description") or "")
+        if not description.startswith(MANAGED_PREFIX) or not row.get("uuid"):
+            continue
+        name = description[len(MANAGED_PREFIX):]
+        if name in current:
+            duplicates.append(str(row["uuid"]))
+        else:
+            current[name] = (str(row["uuid"]), values(row))
+    return current, duplicates
+
+
 class OPNsenseDriver(Driver):
     vendor = "opnsense"
     config_suffix = ".xml"
@@ -389,17 +408,7 @@ class OPNsenseDriver(Driver):
 
     def _apply_rules(self, desired: dict[str, dict[str, str]],
                      check_mode: bool) -> tuple[bool, dict[str, Any], dict[str, Any]]:
-        current: dict[str, tuple[str, dict[str, str]]] = {}
-        duplicates: list[str] = []
-        for row in self._search("/api/firewall/filter/searchRule"):
-            description = str(row.get("description") or "")
-            if not description.startswith(MANAGED_PREFIX) or not row.get("uuid"):
-                continue
-            name = description[len(MANAGED_PREFIX):]
-            if name in current:
-                duplicates.append(str(row["uuid"]))
-                continue
-            current[name] = (str(row["uuid"]), self._rule_values(row))
+        current, duplicates = managed_items(self._search("/api/firewall/filter/searchRule"), self._rule_values)
         adds, sets = diff_items(desired, current, rule_differs)
         deletes = [current[name][0] for name in current if name not in desired] + duplicates
         before = {name: rule_view(values) for name, (_uuid, values) in current.items()}
@@ -476,18 +485,9 @@ class OPNsenseDriver(Driver):
     def _apply_syslog(self, desired: dict[str, dict[str, str]],
                       check_mode: bool) -> tuple[bool, dict[str, Any], dict[str, Any]]:
         base = "/api/syslog/settings"
-        current: dict[str, tuple[str, dict[str, str]]] = {}
-        duplicates: list[str] = []
-        for row in self._search(f"{base}/searchDestinations"):
-            description = str(row.get("description") or "")
-            if not description.startswith(MANAGED_PREFIX) or not row.get("uuid"):
-                continue
-            name = description[len(MANAGED_PREFIX):]
-            if name in current:
-                duplicates.append(str(row["uuid"]))
-                continue
-            current[name] = (str(row["uuid"]), {k: plain(row.get(k)) for k in ("hostname", "port", "transport",
-                                                                              "enabled")})
+        current, duplicates = managed_items(
+            self._search(f"{base}/searchDestinations"),
+            lambda row: {k: plain(row.get(k)) for k in ("hostname", "port", "transport", "enabled")})
         adds, sets = diff_items(desired, current, syslog_differs)
         deletes = [current[name][0] for name in current if name not in desired] + duplicates
         before = {name: syslog_view(values) for name, (_uuid, values) in current.items()}
