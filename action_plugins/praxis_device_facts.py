@@ -14,16 +14,12 @@ if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
 from ansible.module_utils.praxis_action import DeviceAction  # noqa: E402
-from ansible.module_utils.praxis_netops import device_facts  # noqa: E402
+from ansible.module_utils.praxis_netops import FACTS_ARGUMENT_SPEC, device_facts  # noqa: E402
 
 
 class ActionModule(DeviceAction):
     OPERATION = "device facts"
-    SPEC = {
-        "thresholds": {"type": "dict", "default": {}},
-        "facts_dir": {"type": "path"},
-        "fail_on": {"type": "str", "default": "critical", "choices": ["none", "warning", "critical"]},
-    }
+    SPEC = FACTS_ARGUMENT_SPEC
 
     def operate(self, target, site, args, task_vars):
         result = device_facts(target, limits=args["thresholds"], now=args.get("now"), facts_dir=args.get("facts_dir"),

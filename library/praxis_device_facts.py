@@ -98,7 +98,9 @@ msg:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.praxis_netops import DEVICE_ARGUMENT_SPEC, OperationError, build_target, device_facts
+from ansible.module_utils.praxis_netops import (
+    DEVICE_ARGUMENT_SPEC, FACTS_ARGUMENT_SPEC, OperationError, build_target, device_facts,
+)
 # The drivers are imported by name so that they travel with the module.
 from ansible.module_utils import (  # noqa: F401 - loaded through praxis_driver.open_driver
     praxis_driver_lancom, praxis_driver_linux, praxis_driver_opnsense, praxis_driver_synology,
@@ -106,11 +108,9 @@ from ansible.module_utils import (  # noqa: F401 - loaded through praxis_driver.
 
 ARGUMENT_SPEC = dict(
     DEVICE_ARGUMENT_SPEC,
+    **FACTS_ARGUMENT_SPEC,
     device={"type": "dict", "required": True},
     site={"type": "dict", "required": True},
-    thresholds={"type": "dict", "default": {}},
-    facts_dir={"type": "path"},
-    fail_on={"type": "str", "default": "critical", "choices": ["none", "warning", "critical"]},
 )
 
 

@@ -45,6 +45,13 @@ DEVICE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "now": {"type": "str"},
 }
 
+# Arguments of device_facts beyond those (library/praxis_device_facts.py documents them).
+FACTS_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "thresholds": {"type": "dict", "default": {}},
+    "facts_dir": {"type": "path"},
+    "fail_on": {"type": "str", "default": "critical", "choices": ["none", "warning", "critical"]},
+}
+
 
 class OperationError(Exception):
     """Bad input to an operation; the message names the field."""
