@@ -21,7 +21,7 @@ from ansible.module_utils.praxis_backup import AnsibleVaultCipher, BackupError  
 from ansible.module_utils.praxis_netops import config_backup, open_store  # noqa: E402
 
 BACKUP_SPEC = {
-    "store": {"type": "dict", "required": True},
+    "store": {"type": "dict", "required": True},  # filled from praxis_backup_store when left out
     "keep": {"type": "int", "default": 3},
     "show_diff": {"type": "bool", "default": True},
 }
@@ -30,6 +30,10 @@ BACKUP_SPEC = {
 class ActionModule(DeviceAction):
     OPERATION = "configuration backup"
     SPEC = BACKUP_SPEC
+    DEFAULT_TIMEOUT = 60.0
+
+    def fallbacks(self, task_vars):
+        return dict(super().fallbacks(task_vars), store=self.backup_store(task_vars))
 
     def operate(self, target, site, args, task_vars):
         if args["keep"] < 1:

@@ -21,6 +21,9 @@ class ActionModule(DeviceAction):
     OPERATION = "device facts"
     SPEC = FACTS_ARGUMENT_SPEC
 
+    def fallbacks(self, task_vars):
+        return dict(super().fallbacks(task_vars), facts_dir=os.path.join(self.output_dir(task_vars), "facts"))
+
     def operate(self, target, site, args, task_vars):
         result = device_facts(target, limits=args["thresholds"], now=args.get("now"), facts_dir=args.get("facts_dir"),
                               ledger=args.get("ledger"), run=args["run"], fail_on=args["fail_on"])

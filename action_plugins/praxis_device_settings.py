@@ -19,6 +19,7 @@ from ansible.module_utils.praxis_netops import device_settings  # noqa: E402
 
 class ActionModule(DeviceAction):
     OPERATION = "device settings"
+    DEFAULT_TIMEOUT = 30.0
     SPEC = {
         # holds WLAN PSKs and NAS passwords from the vault: never logged
         "settings": {"type": "dict", "required": True, "no_log": True},

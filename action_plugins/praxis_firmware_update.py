@@ -35,6 +35,11 @@ class ActionModule(DeviceAction):
         "backup_keep": {"type": "int", "default": 3},
         "thresholds": {"type": "dict", "default": {}},
     }
+    DEFAULT_TIMEOUT = 60.0
+
+    def fallbacks(self, task_vars):
+        return dict(super().fallbacks(task_vars), backup_store=self.backup_store(task_vars),
+                    force_reason=self.variable(task_vars, "praxis_force_reason"))
 
     def operate(self, target, site, args, task_vars):
         backup = None

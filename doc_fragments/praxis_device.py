@@ -24,32 +24,44 @@ options:
       - Default the value of the vault variable C(praxis_device.credentials) names. Never logged.
     type: dict
   timeout:
-    description: Seconds to wait for one answer of the device.
+    description:
+      - Seconds to wait for one answer of the device.
+      - Left out or null, the variable C(praxis_device_timeout), else the operation's default
+        (20; 30 for settings, 60 for backups and firmware).
     type: float
-    default: 20
   retries:
-    description: Attempts in all for a request that failed transiently (refused or dropped connection, HTTP 5xx).
+    description:
+      - Attempts in all for a request that failed transiently (refused or dropped connection, HTTP 5xx).
+      - Left out or null, the variable C(praxis_device_retries), else 3.
     type: int
-    default: 3
   retry_delay:
-    description: Seconds before the second attempt; the pause grows with each attempt.
+    description:
+      - Seconds before the second attempt; the pause grows with each attempt.
+      - Left out or null, the variable C(praxis_device_retry_delay), else 1.
     type: float
-    default: 1
   options:
     description: Vendor-specific inputs, e.g. C(firmware), the provider's firmware catalog entry for the model.
     type: dict
     default: {}
   ledger:
-    description: Path of the SQLite ledger the result is recorded in. No record when not given.
+    description:
+      - Path of the SQLite ledger the result is recorded in.
+      - Left out or null, the variable C(praxis_ledger_path), else C(ledger.sqlite) in C(praxis_output_dir)
+        or in C(output/) beside the playbooks.
     type: path
   run:
-    description: An identifier of the run (e.g. the AWX job id), stored with the ledger records.
+    description:
+      - An identifier of the run, stored with the ledger records.
+      - Left out or null, C(awx_job_id) (set by AWX), else the variable C(praxis_run_id), else empty.
     type: str
-    default: ""
   now:
-    description: The instant to act as, ISO-8601 with offset (dry runs and tests). Default the current time.
+    description:
+      - The instant to act as, ISO-8601 with offset (dry runs and tests).
+      - Left out or null, the variable C(praxis_now), else the current time.
     type: str
 notes:
+  - Options left out or null take the project-wide variables named with them, so roles pass their
+    variables through with null defaults and no C(default()) chain is templated per device.
   - Runs on the controller as an action plugin against the device's API or SSH; the module file documents it.
   - Error messages name the device and never contain a secret.
 """

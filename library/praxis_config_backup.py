@@ -30,8 +30,9 @@ options:
       - "Where the copies go: C(type=local) with C(path) (the role's default), or C(type=sftp) with C(host),
         C(port), C(username), C(private_key_file), C(path), C(known_hosts), C(host_key_checking)."
       - "Copies are stored as C(<path>/<site>/<device>/<UTC time>-<sha256 prefix><suffix>.vault)."
+      - Left out or null, the variable C(praxis_backup_store), else C(type=local) under C(backups/) in
+        C(praxis_output_dir) or in C(output/) beside the playbooks.
     type: dict
-    required: true
   keep:
     description: Number of copies to keep per device (NET-02 asks for three).
     type: int

@@ -22,7 +22,9 @@ extends_documentation_fragment:
   - praxis_device
 options:
   force_reason:
-    description: Why the update must run outside maintenance time; logged as a warning and in the ledger.
+    description:
+      - Why the update must run outside maintenance time; logged as a warning and in the ledger.
+      - Left out or null, the variable C(praxis_force_reason).
     type: str
   budget:
     description: Seconds the device may take to come back after the update.
@@ -33,7 +35,10 @@ options:
     type: float
     default: 5
   backup_store:
-    description: Store for the backup before the update (see M(praxis_config_backup)). No backup when not given.
+    description:
+      - Store for the backup before the update (see M(praxis_config_backup)).
+      - Left out or null, the variable C(praxis_backup_store), else C(type=local) under C(backups/) in
+        C(praxis_output_dir) or in C(output/) beside the playbooks. The update never starts without it.
     type: dict
   backup_keep:
     description: Copies to keep per device.
@@ -58,8 +63,6 @@ EXAMPLES = r"""
   praxis_firmware_update:
     budget: 900
     backup_store: {type: local, path: /srv/praxisops/backups}
-    now: "{{ praxis_now | default(omit) }}"
-    force_reason: "{{ praxis_force_reason | default(omit) }}"
 """
 
 RETURN = r"""

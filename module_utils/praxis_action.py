@@ -11,6 +11,13 @@ measured as the difference that matters at 900 devices a night.
 ``DeviceAction`` turns task variables into a driver ``Target``: the device
 from ``praxis_device``, the site from ``praxis_site``, the credentials from
 the vault variable the device names. Subclasses implement ``operate``.
+
+Options a task leaves out or sets to null take the project-wide variable
+(``praxis_device_timeout``, ``praxis_ledger_path``, ``praxis_output_dir``,
+...), then the operation's default. Roles therefore pass their variables
+straight through and keep null defaults: a ``default()`` chain in a role
+default is compiled again by every forked worker, twice per device (the
+role's argument check and the task), which bench/fleet measured.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import os
 import re
 from typing import Any
 
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible.module_utils.praxis_netops import DEVICE_ARGUMENT_SPEC, OperationError, build_target
@@ -33,11 +42,15 @@ class DeviceAction(ActionBase):
     _supports_async = False
     OPERATION = "device operation"
     SPEC: dict[str, dict[str, Any]] = {}
+    DEFAULT_TIMEOUT = 20.0
+    # option -> project-wide variable it falls back to
+    GLOBALS = {"timeout": "praxis_device_timeout", "retries": "praxis_device_retries",
+               "retry_delay": "praxis_device_retry_delay", "ledger": "praxis_ledger_path", "now": "praxis_now"}
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        validation, args = self.validate_argument_spec(argument_spec=dict(DEVICE_ARGUMENT_SPEC, **self.SPEC))
+        args = self.arguments(task_vars)
         host = task_vars.get("inventory_hostname", "?")
         try:
             target = self.target(args, task_vars)
@@ -49,6 +62,42 @@ class DeviceAction(ActionBase):
             # a skip reported by the operation is a result, not Ansible's "skipped" (no when: was false)
             result["skip_reason"] = result.get("msg")
         return result
+
+    def arguments(self, task_vars: dict[str, Any]) -> dict[str, Any]:
+        """The task's options, null ones left out, completed from the project-wide
+        variables and the defaults (``fallbacks``), then checked against the spec."""
+        args = {key: value for key, value in self._task.args.items() if value is not None}
+        for key, value in self.fallbacks(task_vars).items():
+            if args.get(key) is None and value is not None:
+                args[key] = value
+        spec = dict(DEVICE_ARGUMENT_SPEC, **self.SPEC)
+        spec["timeout"] = dict(spec["timeout"], default=self.DEFAULT_TIMEOUT)
+        validation = ArgumentSpecValidator(spec).validate(args)
+        if validation.error_messages:
+            raise AnsibleActionFail(f"{self._task.action}: {'; '.join(validation.error_messages)}")
+        return validation.validated_parameters
+
+    def fallbacks(self, task_vars: dict[str, Any]) -> dict[str, Any]:
+        """Values for options the task leaves out. Subclasses add their own."""
+        values = {key: self.variable(task_vars, name) for key, name in self.GLOBALS.items()}
+        if values["ledger"] is None:
+            values["ledger"] = os.path.join(self.output_dir(task_vars), "ledger.sqlite")
+        values["run"] = str(self.variable(task_vars, "awx_job_id") or self.variable(task_vars, "praxis_run_id") or "")
+        return values
+
+    def variable(self, task_vars: dict[str, Any], name: str) -> Any:
+        """A task variable, templated (None when undefined)."""
+        value = task_vars.get(name)
+        return None if value is None else self._templar.template(value)
+
+    def output_dir(self, task_vars: dict[str, Any]) -> str:
+        """``praxis_output_dir``, else ``output/`` beside playbooks/."""
+        return str(self.variable(task_vars, "praxis_output_dir") or default_path(task_vars))
+
+    def backup_store(self, task_vars: dict[str, Any]) -> dict[str, Any]:
+        """``praxis_backup_store``, else encrypted copies under ``<output>/backups``."""
+        return (self.variable(task_vars, "praxis_backup_store")
+                or {"type": "local", "path": os.path.join(self.output_dir(task_vars), "backups")})
 
     @property
     def check_mode(self) -> bool:

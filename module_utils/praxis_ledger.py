@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_host_kind ON events (host, kind, at);
 CREATE INDEX IF NOT EXISTS events_site_at ON events (site, at);
 """
+SCHEMA_VERSION = 1
 
 
 class LedgerError(RuntimeError):
@@ -42,13 +43,23 @@ class LedgerError(RuntimeError):
 
 
 def _connect(path: str) -> sqlite3.Connection:
+    """A connection for one record or query. Hundreds of forks open the
+    ledger once each in a nightly run, so the per-open work is kept small:
+    the schema is created only when ``user_version`` says it is missing (WAL
+    mode is a property of the file and set with it), and closing does not
+    checkpoint (SQLite's automatic checkpoint every 1,000 pages still runs),
+    because a checkpoint on every close made each fork write the database
+    file and wait for the others."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o750, exist_ok=True)
     try:
         conn = sqlite3.connect(path, timeout=60)
-        conn.execute("PRAGMA journal_mode=WAL")
+        if hasattr(conn, "setconfig"):  # Python >= 3.12
+            conn.setconfig(sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(SCHEMA)
+        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
     except sqlite3.Error as exc:
         raise LedgerError(f"ledger {path}: {exc}") from None
     return conn

@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             env_extra: dict[str, str] = {}
             limit = None
             if name in ("praxisops", "module"):
-                extra.update(praxis_ledger_path=str(out / "ledger.sqlite"), device_health_facts_dir=str(out / "facts"))
+                extra.update(praxis_output_dir=str(out))
             if name == "module":
                 env_extra["ANSIBLE_ACTION_PLUGINS"] = str(plugins)
             if name == "naive":
