@@ -111,13 +111,19 @@ def failure(target: Target, exc: Exception, what: str) -> dict[str, Any]:
             "error_kind": getattr(exc, "kind", "error")}
 
 
-def write_json_atomic(path: str, data: Any, mode: int = 0o640) -> None:
+def write_json_atomic(path: str, data: Any, mode: int = 0o640, durable: bool = False) -> None:
+    """Write JSON through a temporary file and a rename, so a reader sees the
+    old or the new file, never half of one. ``durable``: fsync before the
+    rename (for state a later run decides from, not for files rewritten nightly)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o750, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, default=str)
+            json.dump(data, handle, indent=1, sort_keys=True, ensure_ascii=False, default=str)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
