@@ -18,6 +18,7 @@ def _write(path: str, worker: int) -> None:
                data={"n": n})
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_parallel_writers_lose_nothing(tmp_path):
     path = str(tmp_path / "ledger.sqlite")
     procs = [multiprocessing.get_context("fork").Process(target=_write, args=(path, w)) for w in range(8)]
