@@ -71,6 +71,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
+from ansible.module_utils.praxis_action import default_path  # noqa: E402
 from ansible.module_utils.praxis_backup import AnsibleVaultCipher, BackupError  # noqa: E402
 from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, refusal_message  # noqa: E402
 from ansible.module_utils.praxis_escrow import (  # noqa: E402
@@ -182,8 +183,7 @@ class ActionModule(ActionBase):
         site_id = str(site["id"])
         if args["protector"] == "tpm_pin" and not PIN.match(args.get("pin") or ""):
             return {"failed": True, "changed": False, "msg": f"{host}: pin must be 6 to 20 digits (value not shown)"}
-        escrow_dir = args.get("escrow_dir") or os.path.normpath(
-            os.path.join(task_vars.get("playbook_dir") or os.getcwd(), "..", "output", "escrow"))
+        escrow_dir = args.get("escrow_dir") or default_path(task_vars, "escrow")
         guard = check_disruptive(site, args.get("now"), args.get("force_reason"))
         cipher = None
         known: dict[str, Any] = {}

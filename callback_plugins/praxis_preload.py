@@ -17,9 +17,10 @@ description:
     every forked worker finds it loaded (bench/fleet measures the difference).
   - Likewise the Jinja filter and test plugins, which a worker otherwise loads from every
     plugin file (about 0.1 s) the first time a task's template uses a filter such as
-    C(default). They are loaded again at the start of each play, after the play's roles and
-    plugin folders are known; a folder added later clears Ansible's cache and the workers
-    load the plugins themselves, as without this callback.
+    C(default). They are loaded at the start of each play, after the play's roles and
+    plugin folders are known (a no-op when nothing was added since the last play); a folder
+    added later clears Ansible's cache and the workers load the plugins themselves, as
+    without this callback.
   - It prints and changes nothing. A driver whose library is missing is simply not preloaded
     and fails later with its own message.
 requirements:
@@ -56,12 +57,8 @@ class CallbackModule(CallbackBase):
             import netmiko  # noqa: F401 - LCOS SX driver imports it per session otherwise
         except ImportError:
             pass
-        self._jinja_plugins()
 
     def v2_playbook_on_play_start(self, play) -> None:
-        self._jinja_plugins()
-
-    def _jinja_plugins(self) -> None:
         for loader in (filter_loader, test_loader):
             try:
                 for _plugin in loader.all():

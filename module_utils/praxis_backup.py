@@ -87,7 +87,10 @@ class LocalStore(Store):
         with open(self._full(path), "rb") as handle:
             return handle.read()
 
-    def write_atomic(self, path: str, data: bytes) -> None:
+    def write_atomic(self, path: str, data: bytes, verify: Callable[[str], None] | None = None) -> None:
+        """Write through a synced temporary file (0600, folders 0700) and a
+        rename. ``verify`` gets the temporary file's path before the rename;
+        whatever it raises leaves the old file as it was."""
         full = self._full(path)
         os.makedirs(os.path.dirname(full), mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(full))
@@ -97,6 +100,8 @@ class LocalStore(Store):
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
+            if verify is not None:
+                verify(tmp)
             os.replace(tmp, full)
         except BaseException:
             if os.path.exists(tmp):

@@ -22,10 +22,11 @@ the file (a disk restored from an image may still need it); ``last_seen``
 records when the host last reported it. The same protector reported with a
 different password is refused and nothing is written.
 
-A write goes to a temporary file beside the target, is flushed and fsynced,
-read back, decrypted and compared with what was meant to be written, and
-only then renamed over the old file; if anything fails before the rename the
-old file is untouched. Files are 0600 in 0700 folders.
+A write goes through ``praxis_backup.LocalStore.write_atomic``: a temporary
+file beside the target, flushed and fsynced, read back, decrypted and
+compared with what was meant to be written, and only then renamed over the
+old file; if anything fails before the rename the old file is untouched.
+Files are 0600 in 0700 folders.
 
 No function here returns, raises or logs a recovery password: errors name
 the protector and the field, never the value. ``redact`` removes known
@@ -38,12 +39,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import tempfile
 from typing import Any, Callable, Mapping
 
 import yaml
 
-from ansible.module_utils.praxis_backup import SAFE_PART, Cipher
+from ansible.module_utils.praxis_backup import SAFE_PART, Cipher, LocalStore
+from ansible.module_utils.praxis_calendar import CalendarError, parse_timestamp
 
 SUFFIX = ".yml.vault"
 # A BitLocker recovery password: 48 digits in 8 groups of 6.
@@ -71,17 +72,11 @@ def escrow_path(escrow_dir: str, site: str, host: str) -> str:
 
 def _now(value: Any) -> str:
     if value in (None, ""):
-        moment = dt.datetime.now(dt.timezone.utc)
-    elif isinstance(value, dt.datetime):
-        moment = value
-    else:
-        text = str(value).strip()
-        try:
-            moment = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        except ValueError:
-            raise EscrowError(f"now {value!r} is not an ISO-8601 timestamp") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise EscrowError(f"now {value!r} has no UTC offset")
+        return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    try:
+        moment = parse_timestamp(value, "now")
+    except CalendarError as exc:
+        raise EscrowError(str(exc)) from None
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -180,18 +175,8 @@ def write_escrow(path: str, cipher: Cipher, document: Mapping[str, Any],
     compared before it replaces the old one. ``_after_write`` (tests) runs on
     the temporary file before it is verified."""
     plain = _dump(document)
-    directory = os.path.dirname(path)
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise EscrowError(f"escrow folder {directory} cannot be created: {exc.strerror or exc}") from None
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(cipher.encrypt(plain))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
+
+    def verify(tmp: str) -> None:
         if _after_write is not None:
             _after_write(tmp)
         with open(tmp, "rb") as handle:
@@ -204,18 +189,12 @@ def write_escrow(path: str, cipher: Cipher, document: Mapping[str, Any],
         if back != yaml.safe_load(plain.decode("utf-8")):
             raise EscrowError(f"the new escrow file for {path} does not read back as written; "
                               "the old file is unchanged")
-        os.replace(tmp, path)
+
+    try:
+        LocalStore(os.path.dirname(path)).write_atomic(os.path.basename(path), cipher.encrypt(plain), verify=verify)
     except OSError as exc:
         raise EscrowError(f"escrow file {path} could not be written: {exc.strerror or exc}; "
                           "the old file is unchanged") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def escrow_keys(escrow_dir: str, cipher: Cipher, site: str, host: str, recovery_passwords: Any, *,
