@@ -496,19 +496,24 @@ def check_ledger(rows: list[tuple[str, str, str, str]] | None, devices: list[dic
 
 
 def check_same_job(results: list[dict[str, Any]]) -> None:
-    """Across variants: floor, praxisops and module ran the same host-tasks; module wrote
-    facts files with the same fields as praxisops. Adds the check ``same_job``."""
+    """Across variants: floor, praxisops and module ran the same host-tasks (those with the
+    same injected faults; the floor contacts no device, so a fault does not end its hosts
+    early); module wrote facts files with the same fields as praxisops. Adds the check
+    ``same_job`` to each of the three that ran."""
     got = {r["variant"]: r for r in results}
     tasks = {name: got[name]["host_tasks"] for name in ("floor", "praxisops", "module") if name in got}
+    faults = {name: sorted(got[name].get("injected_failures") or ()) for name in tasks}
     fields = {name: got[name]["checks"].get("facts", {}).get("fields")
               for name in ("praxisops", "module") if name in got}
     for name in tasks:
         problems = [f"{name} ran {tasks[name]} host-tasks, {other} {tasks[other]}"
-                    for other in tasks if other != name and tasks[other] != tasks[name]]
+                    for other in tasks
+                    if other != name and faults[other] == faults[name] and tasks[other] != tasks[name]]
         if name == "module" and len(fields) == 2 and fields["module"] != fields["praxisops"]:
             problems.append(f"module's facts files have other fields than praxisops': "
                             f"{sorted(set(fields['module'] or ()) ^ set(fields['praxisops'] or ()))}")
-        got[name]["checks"]["same_job"] = _verdict(problems, compared_with=sorted(set(tasks) - {name}))
+        got[name]["checks"]["same_job"] = _verdict(
+            problems, compared_with=sorted(o for o in tasks if o != name and faults[o] == faults[name]))
 
 
 # -- deciding what may be reported ---------------------------------------------------------------------
@@ -644,6 +649,35 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"{key:<28} {value if value is not None else '-'}{verdict}")
 
 
+def finish(result: dict[str, Any], output: Path, kept: str = "") -> int:
+    """Print the table and write the results. When a check failed: no ratio printed
+    or recorded (``ratios`` is null), the failed checks named on stderr, the tracked
+    file left alone (the results go to the untracked default instead), exit code 1."""
+    refused = failed_checks(result["variants"])
+    result["failed_checks"] = refused
+    result["ratios"] = None if refused else compute_ratios(result["variants"])
+    print_table(result)
+    if not refused:
+        write_results(result, output)
+        print(f"\nall checks passed; results: {output}{kept}")
+        return 0
+    if output == RESULTS_TRACKED:
+        output = RESULTS_DEFAULT
+        print(f"not recorded in {RESULTS_TRACKED}: the checks failed", file=sys.stderr)
+    write_results(result, output)
+    print("\nNO RATIOS: checks failed, so the variants did not all do the job they stand for:", file=sys.stderr)
+    for line in refused:
+        print(f"  {line}", file=sys.stderr)
+    for r in result["variants"]:
+        for failure in r.get("failures") or []:
+            if failure.get("host") in (r.get("injected_failures") or ()):
+                continue
+            print(f"  {r['variant']}: {failure.get('host')} {failure.get('status', 'failed')} "
+                  f"in {failure.get('task')!r}: {failure.get('msg')}", file=sys.stderr)
+    print(f"details (without ratios): {output}{kept}", file=sys.stderr)
+    return 1
+
+
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str], Path]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", type=int, default=300, help="practices the lab starts (default 300)")
@@ -772,7 +806,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {r['wall_seconds']:.1f} s, {r['failed_hosts']} failed hosts, "
                   f"checks {'FAILED' if failed_checks([r]) else 'ok'}", flush=True)
         check_same_job(results)
-        refused = failed_checks(results)
         result = {
             "benchmark": "fleet", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "command": "bench/fleet/bench_fleet.py " + " ".join(argv),
@@ -785,30 +818,9 @@ def main(argv: list[str] | None = None) -> int:
             "lab": {"pid": pid, "start_seconds": figures["start_seconds"], "rss_after_start": figures["rss_bytes"],
                     "rss_peak": bench_lab.memory(pid).get("VmHWM")},
             "variants": results,
-            "failed_checks": refused,
-            "ratios": compute_ratios(results),
+            "failed_checks": [], "ratios": None,      # decided by finish()
         }
-        print_table(result)
-        if refused:
-            if output == RESULTS_TRACKED:
-                output = RESULTS_DEFAULT
-                print(f"not recorded in {RESULTS_TRACKED.relative_to(ROOT)}: the checks failed", file=sys.stderr)
-            write_results(result, output)
-            print("\nNO RATIOS: the benchmark's checks failed, so the variants did not do the same work:",
-                  file=sys.stderr)
-            for line in refused:
-                print(f"  {line}", file=sys.stderr)
-            for r in results:
-                for failure in r.get("failures") or []:
-                    print(f"  {r['variant']}: {failure.get('host')} {failure.get('status', 'failed')} "
-                          f"in {failure.get('task')!r}: {failure.get('msg')}", file=sys.stderr)
-            print(f"details (no ratios): {output}" + (f"; logs, facts and ledgers in {base}" if args.keep else ""),
-                  file=sys.stderr)
-            return 1
-        write_results(result, output)
-        print(f"\nall checks passed; results: {output}"
-              + (f"; logs, facts and ledgers kept in {base}" if args.keep else ""))
-        return 0
+        return finish(result, output, f"; logs, facts and ledgers kept in {base}" if args.keep else "")
     finally:
         down = bench_lab.lab_cli(env, "down", timeout=120)
         print(down.stdout.strip() or down.stderr.strip())
