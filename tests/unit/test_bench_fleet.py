@@ -146,6 +146,9 @@ def test_host_tasks_follow_nightly_yml_per_host():
     short["lab001-fw01"]["ok"] = 2          # the signature play left out
     verdict = bench.check_host_tasks(short, DEVICES, set())
     assert not verdict["ok"] and "lab001-fw01 2/4" in verdict["problems"][0]
+    absent = recap_for()
+    del absent["lab002-ap01"]
+    assert "lab002-ap01 0/2" in bench.check_host_tasks(absent, DEVICES, set())["problems"][0]
     failing = {"lab001-fw01"}               # a failing firewall leaves before the signature play
     assert bench.check_host_tasks(recap_for(failing=failing), DEVICES, failing)["ok"]
 
