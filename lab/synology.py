@@ -58,8 +58,9 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from aiohttp import web
+from cryptography.exceptions import InvalidTag
 from noise.connection import Keypair, NoiseConnection
-from noise.exceptions import NoiseInvalidMessage
+from noise.exceptions import NoiseHandshakeError, NoiseInvalidMessage, NoiseValidationError, NoiseValueError
 
 from lab.core import Device
 from lab import https
@@ -616,7 +617,8 @@ class SynologyNAS(Device):
         try:
             payload = noise.read_message(b64url_decode(ik_message))
             json.loads(payload or b"{}")          # the initiator sends {"time": <epoch>}
-        except (NoiseInvalidMessage, ValueError, TypeError, Exception):  # noqa: BLE001 - any bad message
+        except (InvalidTag, NoiseHandshakeError, NoiseInvalidMessage, NoiseValidationError, NoiseValueError,
+                ValueError, TypeError):      # not ours, tampered, or no JSON inside
             raise ApiError(ERR_BAD_REQUEST) from None
         reply = noise.write_message(json.dumps({"time": int(time.time())}).encode())
         return noise, b64url(reply), b64url(noise.get_handshake_hash())
