@@ -17,7 +17,18 @@ noted; paths below ``src/opnsense/``):
   ``config.sh``, ``update.sh``, ``product.php``, ``latest.php``, ``read.sh``
 * IDS: ``.../IDS/Api/ServiceController.php``, ``.../IDS/Api/SettingsController.php``,
   ``scripts/suricata/metadata/rules/et-open.xml``
-* diagnostics: ``.../Diagnostics/Api/SystemController.php``
+* diagnostics: ``.../Diagnostics/Api/SystemController.php``, ``InterfaceController.php``
+  (``scripts/interfaces/list_arp.py``, ``list_ndp.py``, ``scripts/routes/show_routes.py``),
+  ``ActivityController.php`` (``scripts/system/activity.py``), ``scripts/system/swapinfo.py``
+* core firmware info and changelog, system status, services: ``.../Core/Api/FirmwareController.php``
+  (``infoAction``, ``changelogAction``), ``scripts/firmware/changelog.sh``, ``version/core.in`` with
+  ``Mk/version.mk`` (``product_conflicts``), ``.../Core/Api/SystemController.php``,
+  ``mvc/app/library/OPNsense/System/SystemStatus.php``, ``.../Core/Api/ServiceController.php`` with
+  the service lists of ``etc/inc/plugins.inc.d/*.inc``; search grids as in
+  ``.../Base/ApiControllerBase.php`` (``searchRecordsetBase``)
+* gateways: ``.../Routes/Api/GatewayController.php``, ``scripts/routes/gateway_status.php``
+* alias tables: ``.../Firewall/Api/AliasUtilController.php``, ``scripts/filter/list_tables.py``,
+  ``list_table.py``
 * firewall rules: ``.../Firewall/Api/FilterController.php``, ``FilterBaseController.php``,
   ``mvc/app/models/OPNsense/Firewall/Filter.xml``, ``.../Base/ApiMutableModelControllerBase.php``,
   ``.../Base/UIModelGrid.php`` and the field types in ``.../Base/FieldTypes/``; savepoint,
@@ -101,6 +112,20 @@ SERIES = {
 # (scripts/suricata/metadata/rules/et-open.xml: prefix "ET open", file descriptions)
 ET_OPEN_FILES = ("botcc", "compromised", "drop", "dshield", "emerging-exploit", "emerging-malware",
                  "emerging-scan", "emerging-trojan", "emerging-web_client", "tor")
+
+# Services of a 25.1 box as `service list` reports them: (name, description, locked or nocheck);
+# names and descriptions from the *_services() functions in etc/inc/plugins.inc.d/.
+SERVICES = (
+    ("configd", "System Configuration Daemon", True), ("cron", "Cron", False),
+    ("dhcpd", "DHCPv4 Server", False), ("login", "Users and Groups", True),
+    ("ntpd", "Network Time Daemon", False), ("openssh", "Secure Shell Daemon", False),
+    ("pf", "Packet Filter", True), ("routing", "System routing", True),
+    ("suricata", "Intrusion Detection", False), ("syslog-ng", "Syslog-ng Daemon", False),
+    ("unbound", "Unbound DNS", False), ("webgui", "Web GUI", True),
+)
+# Mk/version.mk CORE_CONFLICTS (firewall wireguard wireguard-go), plus -devel, "os-" prefixed, sorted
+PRODUCT_CONFLICTS = ("os-firewall os-firewall-devel os-wireguard os-wireguard-devel os-wireguard-go "
+                     "os-wireguard-go-devel")
 
 RETENTION = 60          # system/backupcount default; FilterBaseController::savepointAction "retention"
 ROLLBACK_SECONDS = 60.0  # scripts/filter/rollback_timer.php: "give the api 60 seconds to callback"
@@ -501,6 +526,19 @@ class OPNsenseFirewall(Device):
             },
             "config_revision": {"time": round(config_time, 4), "username": "root@192.168.10.20",
                                 "description": "/api/core/firmware/set made changes"},
+            # services the box runs (service list): name -> running
+            "services": {name: True for name, _desc, _locked in SERVICES},
+            # host/network aliases of the configuration (AliasUtilController add/delete keep them)
+            "aliases": {"praxis_blocklist": {"type": "host", "content": []}},
+            # pf tables (pfctl -sT) and their addresses; the interface networks, bogons and the
+            # automatic block lists exist on every box
+            "pf_tables": {"__lan_network": ["192.168.10.0/24"], "__opt1_network": ["192.168.20.0/24"],
+                          "bogons": ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
+                                     "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24",
+                                     "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+                                     "224.0.0.0/4", "240.0.0.0/4"],
+                          "bogonsv6": ["::/8", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10"],
+                          "praxis_blocklist": [], "sshlockout": [], "virusprot": []},
         }
 
     @property
@@ -714,6 +752,7 @@ class OPNsenseFirewall(Device):
         nickname = SERIES.get(series, ("", "", ""))[0]
         data = {
             "product_abi": series, "product_arch": "amd64", "product_check": self.fw_check,
+            "product_conflicts": PRODUCT_CONFLICTS,
             "product_copyright_owner": "Deciso B.V.", "product_copyright_url": "https://www.deciso.com/",
             "product_copyright_years": f"2014-{self.now().year}", "product_email": "project@opnsense.org",
             "product_hash": hashlib.sha1(version.encode(), usedforsecurity=False).hexdigest()[:9],
@@ -1043,6 +1082,339 @@ class OPNsenseFirewall(Device):
                            "temperature": f"{random.gauss(base, 0.4):.1f}",
                            "type_translated": kind[1], "type": kind[0]})
         return result
+
+    # -- core/firmware info and changelog ----------------------------------------------------
+    def _changelogs(self) -> list[dict[str, str]]:
+        """`firmware changelog list` (changelog index.json): version, date, series, newest first;
+        infoAction rewrites the dates as ISO. The lab dates its releases two weeks apart."""
+        current, latest = self.state["firmware_version"], self.state["firmware_latest"]
+        versions = {current.split("_")[0], latest.split("_")[0]}
+        for version in list(versions):
+            parts = version.split(".")
+            for minor in range(int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0):
+                versions.add(".".join(parts[:2] + [str(minor)]) if minor else ".".join(parts[:2]))
+        out = []
+        base = dt.date(2000 + int(series_of(latest).split(".")[0]), int(series_of(latest).split(".")[1]), 28)
+        for version in sorted(versions, key=version_key):
+            step = version_key(version)[2] if len(version_key(version)) > 2 else 0
+            day = base + dt.timedelta(days=14 * step)
+            out.append({"series": series_of(version), "version": version, "date": day.isoformat()})
+        out.sort(key=lambda c: c["date"], reverse=True)
+        return out
+
+    def _packages(self) -> list[dict[str, str]]:
+        """`firmware local`/`remote` rows (name|||version|||comment|||flatsize|||locked|||automatic|||
+        license|||repository|||origin) as infoAction merges them."""
+        version = self.state["firmware_version"]
+        rows = [("opnsense", version, "OPNsense release", 48_234_496, "0", "opnsense/opnsense"),
+                ("opnsense-update", version, "OPNsense update utilities", 290_816, "0",
+                 "sysutils/opnsense-update"),
+                ("suricata", "7.0.8_4", "High Performance Network IDS, IPS and Security Monitoring engine",
+                 10_862_592, "1", "security/suricata"),
+                ("syslog-ng", "4.8.1_1", "Powerful syslogd replacement", 3_416_064, "1", "sysutils/syslog-ng"),
+                ("unbound", "1.22.0", "Validating, recursive, and caching DNS resolver", 8_126_464, "1",
+                 "dns/unbound")]
+        out = []
+        for name, pkg_version, comment, size, automatic, origin in sorted(rows, key=lambda r: natural_key(r[0])):
+            out.append({"name": name, "version": pkg_version, "comment": comment, "flatsize": format_bytes(size),
+                        "locked": "N/A", "automatic": automatic, "license": "BSD2CLAUSE", "repository": "OPNsense",
+                        "origin": origin, "provided": "1", "installed": "1", "path": f"OPNsense/{origin}",
+                        "configured": "1" if automatic == "1" else "0"})
+        return out
+
+    @api("core", "Firmware", "info")
+    def firmware_info(self, call: Call) -> Any:
+        return {"product_id": "opnsense", "product_version": self.state["firmware_version"],
+                "package": self._packages(), "plugin": [], "changelog": self._changelogs(),
+                "product": self.product()}
+
+    @api("core", "Firmware", "changelog", required=1)
+    def firmware_changelog(self, call: Call) -> Any:
+        if not call.is_post:
+            return {"status": "failure"}
+        wanted = call.param(0) or ""
+        for entry in self._changelogs():
+            if entry["version"] == wanted:
+                return {"status": "ok", "html": f"<h1>OPNsense {wanted} released</h1>\n<p>{entry['date']}</p>"}
+        return {"status": "failure"}
+
+    # -- core/system (Core/Api/SystemController.php) -----------------------------------------
+    @api("core", "System", "status")
+    def system_status(self, call: Call) -> Any:
+        # SystemStatus::collectStatus() lists only subsystems that are not OK; a healthy box has
+        # none, and then "subsystems" is only inside metadata (status 2 = SystemStatusCode::OK).
+        return {"metadata": {"system": {"status": 2, "message": "No pending messages", "title": "System"},
+                             "translations": {"dialogTitle": "System Status", "dialogCloseButton": "Close"},
+                             "subsystems": []}}
+
+    @api("core", "System", "reboot")
+    def system_reboot(self, call: Call) -> Any:
+        if not call.is_post:
+            return {"status": "failed"}
+        self.reboot()
+        return {"status": "ok"}
+
+    # -- search grids (ApiControllerBase::searchRecordsetBase) ---------------------------------
+    @staticmethod
+    def _search_records(call: Call, records: list[dict[str, Any]], default_sort: str | None = None) -> dict[str, Any]:
+        """POST rowCount (default 9999, -1 = all), current, searchPhrase (every word somewhere), sort."""
+        try:
+            per_page = int(call.post.get("rowCount", 9999))
+        except (TypeError, ValueError):
+            per_page = 9999
+        per_page = len(records) if per_page == -1 else per_page
+        try:
+            page = int(call.post.get("current", 1))
+        except (TypeError, ValueError):
+            page = 1
+        sort_by, descending = default_sort, False
+        sort = call.post.get("sort")
+        if isinstance(sort, dict) and sort:
+            sort_by = next(iter(sort))
+            descending = sort[sort_by] != "asc"
+        rows = list(records)
+        if sort_by:
+            rows.sort(key=lambda r: natural_key(str(r.get(sort_by) or "").lower()), reverse=descending)
+        words = str(call.post.get("searchPhrase", "") or "").split()
+        rows = [r for r in rows if all(any(w.lower() in str(v).lower() for v in r.values()) for w in words)]
+        shown = rows[(page - 1) * per_page:page * per_page]
+        return {"total": len(rows), "rowCount": len(shown), "current": page, "rows": shown}
+
+    # -- core/service (Core/Api/ServiceController.php) -----------------------------------------
+    def _service_records(self) -> list[dict[str, Any]]:
+        running = self.state["services"]
+        if not self.state["ids"]["enabled"]:
+            running = dict(running, suricata=False)
+        return [{"id": name, "locked": 1 if locked else 0, "running": 1 if running.get(name) else 0,
+                 "description": desc, "name": name} for name, desc, locked in SERVICES]
+
+    @api("core", "Service", "search")
+    def service_search(self, call: Call) -> Any:
+        return self._search_records(call, self._service_records())
+
+    def _service_control(self, call: Call, running: bool | None) -> Any:
+        if not call.is_post:
+            return {"result": "failed"}
+        name = call.param(0)
+        # configdpRun('service start', [name, id]) answers nothing useful for an unknown name:
+        # the action still reports "ok".
+        if name in self.state["services"]:
+            self.state["services"][name] = True if running is None else running
+            if name == "suricata" and running is not None:
+                self.state["ids"]["enabled"] = running
+        return {"result": "ok"}
+
+    @api("core", "Service", "start", required=1)
+    def service_start(self, call: Call) -> Any:
+        return self._service_control(call, True)
+
+    @api("core", "Service", "restart", required=1)
+    def service_restart(self, call: Call) -> Any:
+        return self._service_control(call, None)
+
+    @api("core", "Service", "stop", required=1)
+    def service_stop(self, call: Call) -> Any:
+        return self._service_control(call, False)
+
+    # -- diagnostics/interface (Diagnostics/Api/InterfaceController.php) ----------------------
+    def _interface_names(self) -> dict[str, str]:
+        return {spec["if"]: spec["descr"] or key.upper() for key, spec in self.interfaces.items()}
+
+    def _lan_clients(self) -> list[tuple[str, str, str, str]]:
+        """(ip, mac, interface, hostname) of the practice's devices the firewall has seen."""
+        rng = random.Random(f"{self.site_id}/{self.name}/arp")
+        out = []
+        for host, name in ((20, "praxis-pc01"), (21, "praxis-pc02"), (30, "nas01"), (40, "ap01")):
+            mac = "00:a0:57:{:02x}:{:02x}:{:02x}".format(*(rng.getrandbits(8) for _ in range(3)))
+            out.append((f"192.168.10.{host}", mac, "igc1", name))
+        return out
+
+    @api("diagnostics", "Interface", "getInterfaceNames")
+    def diag_interface_names(self, call: Call) -> Any:
+        return self._interface_names()
+
+    def _arp(self) -> list[dict[str, Any]]:
+        names = self._interface_names()
+        # list_arp.py: mac, ip, intf, expired, expires, permanent, type, manufacturer, hostname;
+        # the controller adds intf_description. 00:a0:57 is LANCOM Systems in the IEEE OUI list.
+        rows = [{"mac": mac, "ip": ip, "intf": intf, "expired": False, "expires": 1200 - i * 37,
+                 "permanent": False, "type": "ethernet", "manufacturer": "LANCOM Systems GmbH",
+                 "hostname": host, "intf_description": names.get(intf, "")}
+                for i, (ip, mac, intf, host) in enumerate(self._lan_clients())]
+        rows.insert(0, {"mac": "00:0d:b9:5a:10:02", "ip": "192.168.10.1", "intf": "igc1", "expired": False,
+                        "expires": -1, "permanent": True, "type": "ethernet", "manufacturer": "PC Engines GmbH",
+                        "hostname": "", "intf_description": names.get("igc1", "")})
+        return rows
+
+    @api("diagnostics", "Interface", "getArp")
+    def diag_get_arp(self, call: Call) -> Any:
+        return self._arp()
+
+    @api("diagnostics", "Interface", "searchArp")
+    def diag_search_arp(self, call: Call) -> Any:
+        return self._search_records(call, self._arp())
+
+    def _ndp(self) -> list[dict[str, Any]]:
+        names = self._interface_names()
+        return [{"mac": "00:0d:b9:5a:10:02", "ip": "fe80::20d:b9ff:fe5a:1002%igc1", "intf": "igc1",
+                 "manufacturer": "PC Engines GmbH", "intf_description": names.get("igc1", "")}]
+
+    @api("diagnostics", "Interface", "getNdp")
+    def diag_get_ndp(self, call: Call) -> Any:
+        return self._ndp()
+
+    @api("diagnostics", "Interface", "searchNdp")
+    def diag_search_ndp(self, call: Call) -> Any:
+        return self._search_records(call, self._ndp())
+
+    @api("diagnostics", "Interface", "getRoutes")
+    def diag_get_routes(self, call: Call) -> Any:
+        # show_routes.py over `netstat -rW`: proto plus the lower-cased header fields of FreeBSD 14
+        # (destination, gateway, flags, nhop#, mtu, netif, expire); the controller adds intf_description.
+        names = self._interface_names()
+        rows = [("ipv4", "default", "192.0.2.1", "UGS", "igc0"), ("ipv4", "127.0.0.1", "link#4", "UH", "lo0"),
+                ("ipv4", "192.0.2.0/24", "link#1", "U", "igc0"), ("ipv4", "192.168.10.0/24", "link#2", "U", "igc1"),
+                ("ipv4", "192.168.10.1", "link#4", "UHS", "lo0"), ("ipv4", "192.168.20.0/24", "link#3", "U", "igc2"),
+                ("ipv4", "192.168.20.1", "link#4", "UHS", "lo0"), ("ipv6", "::1", "link#4", "UHS", "lo0")]
+        return [{"proto": proto, "destination": dest, "gateway": gw, "flags": flags, "nhop#": str(i + 1),
+                 "mtu": "16384" if netif == "lo0" else "1500", "netif": netif, "expire": "",
+                 "intf_description": names.get(netif, "")}
+                for i, (proto, dest, gw, flags, netif) in enumerate(rows)]
+
+    # -- diagnostics/activity (Diagnostics/Api/ActivityController.php) -------------------------
+    @api("diagnostics", "Activity", "getActivity")
+    def diag_activity(self, call: Call) -> Any:
+        # activity.py over `top -aHSTn -d2`: the header lines and one record per thread with the
+        # top columns (THR ... COMMAND) plus PID looked up from procstat.
+        up = self.uptime()
+        days, rest = divmod(up, 86400)
+        load = [max(0.0, random.gauss(base, 0.05)) for base in (0.32, 0.27, 0.22)]
+        now = self.now()
+        idle = max(0.0, min(100.0, random.gauss(97.5, 0.5)))
+        headers = [
+            f"last pid: {40000 + up % 20000};  load averages:  {load[0]:.2f},  {load[1]:.2f},  {load[2]:.2f}  "
+            f"up {days}+{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}    {now:%H:%M:%S}",
+            "254 threads:   3 running, 227 sleeping, 24 waiting",
+            f"CPU:  {(100 - idle) * 0.6:.1f}% user,  0.0% nice,  {(100 - idle) * 0.4:.1f}% system,  "
+            f"0.0% interrupt, {idle:.1f}% idle",
+            "Mem: 151M Active, 1021M Inact, 1274M Wired, 56K Buf, 5432M Free",
+            "Swap: 8192M Total, 8192M Free"]
+        procs = [
+            ("100003", "11", "root", "187 ki31", "0B", "128K", "CPU0", "0", "47.5H", "98.97%", "[idle{idle: cpu0}]"),
+            ("100118", "12", "root", "-60 -", "0B", "400K", "WAIT", "1", "5:12", "0.12%", "[intr{swi4: clock (0)}]"),
+            ("100412", "4211", "root", "20 0", "121M", "54M", "kqread", "0", "0:41", "0.05%",
+             "/usr/local/bin/python3 /usr/local/opnsense/service/configd.py (python3.11){python3.11}"),
+            ("100533", "5120", "root", "20 0", "52M", "18M", "select", "1", "0:09", "0.01%",
+             "/usr/local/sbin/syslog-ng -f /usr/local/etc/syslog-ng.conf -p /var/run/syslog-ng.pid"),
+            ("100587", "6290", "root", "20 0", "180M", "61M", "nanslp", "0", "1:03", "0.01%",
+             "/usr/local/bin/suricata -D --netmap --pidfile /var/run/suricata.pid "
+             "-c /usr/local/etc/suricata/suricata.yaml{suricata}"),
+        ]
+        fields = ["THR", "USERNAME", "PRI", "NICE", "SIZE", "RES", "STATE", "C", "TIME", "WCPU", "COMMAND"]
+        details = []
+        for thr, pid, user, prinice, size, res, state, cpu, cputime, wcpu, command in procs:
+            pri, nice = prinice.split()
+            values = [thr, user, pri, nice, size, res, state, cpu, cputime, wcpu, command]
+            record = {"C": "0", "PID": pid}
+            record.update(dict(zip(fields, values, strict=True)))
+            details.append(record)
+        return {"headers": headers, "details": details}
+
+    # -- diagnostics/system swap (Diagnostics/Api/SystemController.php systemSwapAction) -------
+    @api("diagnostics", "System", "systemSwap")
+    def diag_system_swap(self, call: Call) -> Any:
+        # swapinfo.py over `swapinfo -k`: device, total and used in KiB as strings
+        return {"swap": [{"device": "/dev/gpt/swapfs", "total": "8388608", "used": "0"}]}
+
+    # -- routes/gateway (Routes/Api/GatewayController.php statusAction) -------------------------
+    @api("routes", "Gateway", "status")
+    def gateway_status(self, call: Call) -> Any:
+        delay = max(0.5, random.gauss(8.2, 0.6))
+        stddev = max(0.05, random.gauss(0.9, 0.1))
+        return {"items": [{"name": "WAN_DHCP", "address": "192.0.2.1", "status": "none", "loss": "0.0 %",
+                           "delay": f"{delay:.1f} ms", "stddev": f"{stddev:.1f} ms", "monitor": "192.0.2.1",
+                           "status_translated": "Online"}], "status": "ok"}
+
+    # -- firewall/alias_util (Firewall/Api/AliasUtilController.php) ----------------------------
+    @api("firewall", "AliasUtil", "aliases")
+    def alias_util_aliases(self, call: Call) -> Any:
+        return sorted(self.state["pf_tables"], key=lambda n: natural_key(n.lower()))
+
+    @api("firewall", "AliasUtil", "list", required=1)
+    def alias_util_list(self, call: Call) -> Any:
+        # list_table.py: address -> packet/byte counters per direction; an unknown table is empty
+        try:
+            per_page = int(call.post.get("rowCount", -1))
+        except (TypeError, ValueError):
+            per_page = -1
+        try:
+            page = int(call.post.get("current", 1))
+        except (TypeError, ValueError):
+            page = 1
+        counters = {f"{d}_{v}_{u}": 0 for d in ("in", "out") for v in ("block", "pass", "xpass") for u in ("p", "b")}
+        entries = list(self.state["pf_tables"].get(call.param(0) or "", []))
+        phrase = str(call.post.get("searchPhrase", "") or "")
+        if phrase:
+            entries = [e for e in entries if phrase in e]
+        rows = [{"ip": e, **counters} for e in entries]
+        sort = call.post.get("sort")
+        if isinstance(sort, dict) and sort:
+            column = next(iter(sort))
+            if any(column in r for r in rows):
+                rows.sort(key=lambda r: natural_key(str(r.get(column, ""))), reverse=sort[column] != "asc")
+        offset = (page - 1) * per_page if per_page > 0 else 0
+        shown = rows[offset:offset + per_page] if per_page > 0 else rows[offset:]
+        return {"total": len(entries), "rowCount": per_page, "current": page, "rows": shown}
+
+    @api("firewall", "AliasUtil", "flush", required=1)
+    def alias_util_flush(self, call: Call) -> Any:
+        if not call.is_post:
+            return {"status": "failed"}
+        name = call.param(0) or ""
+        if name in self.state["pf_tables"]:
+            self.state["pf_tables"][name] = []
+        return {"status": "done"}
+
+    @api("firewall", "AliasUtil", "add", required=1)
+    def alias_util_add(self, call: Call) -> Any:
+        if not call.is_post or "address" not in call.post:
+            return {"status": "failed"}
+        name, address = call.param(0) or "", str(call.post["address"])
+        if re.search(r"[^0-9a-f:./_]", address):
+            return {"status": "not_an_address"}
+        alias = self.state["aliases"].get(name)
+        if alias is None:
+            return {"status": "failed", "status_msg": f"nonexistent alias {name}"}
+        if alias["type"] in ("host", "network"):
+            if "/" not in address and alias["type"] == "network":
+                address += "/128" if ":" in address else "/32"
+            if address not in alias["content"]:
+                alias["content"].append(address)
+                self._saved(call)
+        table = self.state["pf_tables"].setdefault(name, [])
+        if address not in table:
+            table.append(address)
+        return {"status": "done"}
+
+    @api("firewall", "AliasUtil", "delete", required=1)
+    def alias_util_delete(self, call: Call) -> Any:
+        if not call.is_post or "address" not in call.post:
+            return {"status": "failed"}
+        name, address = call.param(0) or "", str(call.post["address"])
+        alias = self.state["aliases"].get(name)
+        masked = address if "/" in address else address + ("/128" if ":" in address else "/32")
+        if alias is not None and alias["type"] in ("host", "network"):
+            found = [item for item in (masked, address) if item in alias["content"]]
+            for item in found:
+                alias["content"].remove(item)
+            if found:
+                self._saved(call)
+        table = self.state["pf_tables"].get(name)
+        if table is not None:
+            for item in (address, masked):
+                if item in table:
+                    table.remove(item)
+        return {"status": "done"}
 
     # -- model helpers (ApiMutableModelControllerBase) ---------------------------------------
     def _items(self, kind: str) -> dict[str, dict[str, str]]:

@@ -12,7 +12,19 @@ Sources (facts only, no code taken over):
   DSM_Login_Web_API_Guide_enu.pdf): request form, envelope, common error codes
   100-150, SYNO.API.Info ``query``, SYNO.API.Auth ``login``/``logout`` and the
   login error codes 400-410.
-* Synology "File Station Official API" guide: same envelope and common codes.
+* Synology "File Station Official API" guide (Synology_File_Station_API_Guide):
+  same envelope and common codes; SYNO.FileStation.Info ``get`` and
+  SYNO.FileStation.List ``list_share`` (parameters, answer fields, the
+  ``additional`` groups real_path/size/owner/time/perm/volume_status).
+* DSM 7.2's login handshake and path form, as DSM's own web UI and the
+  N4S4/synology-api client (``auth.py``: ``get_ik_message``, ``login``,
+  ``_finish_noise_handshake``, ``_get_request_hash``, ``request_webapi_data``)
+  use them: ``/webapi/entry.cgi/<API name>``, SYNO.API.Auth.UIConfig ``get``
+  handing out the ``_SSID`` cookie (the server's static X25519 key),
+  ``ik_message`` on login (Noise_IK_25519_ChaChaPoly_BLAKE2b, the server's
+  answer in the login data) and the ``X-SYNO-HASH`` request header; the
+  UIConfig answer is a list as typed in NielsKrijnen/synology-api
+  (``src/services/api/auth/ui-config``).
 * python-synology (ProtoThis/python-synology) and its successor
   py-synologydsm-api (mib1185/py-synologydsm-api, the library behind Home
   Assistant's ``synology_dsm`` integration): the recorded DSM 6/7 answers in
@@ -33,6 +45,7 @@ emulator picks the plainest plausible answer.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -45,6 +58,9 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from aiohttp import web
+from cryptography.exceptions import InvalidTag
+from noise.connection import Keypair, NoiseConnection
+from noise.exceptions import NoiseHandshakeError, NoiseInvalidMessage, NoiseValidationError, NoiseValueError
 
 from lab.core import Device
 from lab import https
@@ -194,6 +210,10 @@ APIS: dict[str, Api] = {
     # DSM Login Web API Guide, "SYNO.API.Auth": login/logout, versions 1-7.
     "SYNO.API.Auth": Api("entry.cgi", 1, 7, "none", {
         "login": Method("_auth_login"), "logout": Method("_auth_logout")}, request_format=None),
+    # SYNO.API.Auth.UIConfig get (version 1, no session): the login page's
+    # configuration; DSM 7.2 sets the "_SSID" cookie with the key of the login
+    # handshake here (N4S4/synology-api auth.py get_ik_message).
+    "SYNO.API.Auth.UIConfig": Api("entry.cgi", 1, 1, "none", {"get": Method("_auth_ui_config")}),
     # SYNO.DSM.Info getinfo: py-synologydsm-api api/dsm/information.py (called after
     # every login), fields as in NielsKrijnen/synology-api src/services/dsm/types.ts.
     "SYNO.DSM.Info": Api("entry.cgi", 1, 2, "session", {"getinfo": Method("_dsm_info")}),
@@ -228,6 +248,11 @@ APIS: dict[str, Api] = {
     # reboots) so drivers and the firmware_fail fault can be exercised.
     "SYNO.Core.Upgrade": Api("entry.cgi", 1, 2, "admin", {
         "status": Method("_upgrade_status"), "start": Method("_upgrade_start")}),
+    # SYNO.FileStation.Info get and SYNO.FileStation.List list_share: File
+    # Station API guide, chapters "SYNO.FileStation.Info" and
+    # "SYNO.FileStation.List" (versions 1-2 on DSM 7).
+    "SYNO.FileStation.Info": Api("entry.cgi", 1, 2, "session", {"get": Method("_filestation_info")}),
+    "SYNO.FileStation.List": Api("entry.cgi", 1, 2, "session", {"list_share": Method("_filestation_list_share")}),
     # SYNO.Core.User list/get/create/set/delete: N4S4/synology-api core_user.py.
     "SYNO.Core.User": Api("entry.cgi", 1, 1, "admin", {
         "list": Method("_user_list"), "get": Method("_user_get"), "create": Method("_user_create"),
@@ -235,6 +260,23 @@ APIS: dict[str, Api] = {
 }
 
 WEBAPI_PATHS = ("/webapi/entry.cgi", "/webapi/query.cgi", "/webapi/auth.cgi")
+# DSM 7 also takes the API name as a path segment after the CGI
+# ("/webapi/entry.cgi/SYNO.API.Auth"), the form its web UI and
+# request_webapi_data() of N4S4/synology-api use; "api" may then be left out.
+_WEBAPI_PATH_RE = re.compile(r"^/webapi/(entry|query|auth)\.cgi(?:/(SYNO(?:\.[A-Za-z0-9_]+)+))?/?$")
+
+# The login handshake DSM 7.2 offers: Noise IK with X25519, ChaChaPoly and BLAKE2b
+# (the protocol name N4S4/synology-api auth.py builds its initiator with).
+NOISE_PROTOCOL = b"Noise_IK_25519_ChaChaPoly_BLAKE2b"
+
+
+def b64url(data: bytes) -> str:
+    """The encoding of the _SSID cookie, ik_message and X-SYNO-HASH parts: base64url without padding."""
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 _NGINX_PAGE = ("<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
                "<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
@@ -251,6 +293,8 @@ class Session:
     created: float
     last_seen: float
     synotoken: str | None = None
+    noise: Any = None               # finished Noise handshake of the login (NoiseConnection)
+    handshake_hash: str | None = None
 
 
 @dataclasses.dataclass
@@ -292,6 +336,7 @@ class SynologyNAS(Device):
         self.run_dir = Path(run_dir) if run_dir is not None else DEFAULT_RUN_DIR
         self._sessions: dict[str, Session] = {}
         self._passwords: dict[str, str] = {}     # write-only user passwords (not part of state)
+        self._noise_private = secrets.token_bytes(32)   # static X25519 key of the login handshake
         super().__init__(name, site_id, address, port, **kwargs)
 
     # -- state ---------------------------------------------------------------------
@@ -330,6 +375,10 @@ class SynologyNAS(Device):
             "volume_used_ratio": round(rnd.uniform(0.25, 0.55), 3),
             "users": users,
             "next_uid": 1027,
+            # shared folders on volume1 (File Station list_share); "homes" once user homes are on
+            "shares": [{"name": "homes", "desc": "user home", "readonly": False},
+                       {"name": "praxis", "desc": "Praxisdaten", "readonly": False},
+                       {"name": "scans", "desc": "Scanner", "readonly": False}],
         }
 
     @staticmethod
@@ -411,11 +460,14 @@ class SynologyNAS(Device):
         self.requests += 1
         if self.faults.roll_error():
             return self._html(500, "Internal Server Error")
-        if request.path in WEBAPI_PATHS:
+        match = _WEBAPI_PATH_RE.match(request.path)
+        if match:
             params: dict[str, str] = dict(request.query)
             if request.method == "POST" and request.can_read_body:
                 form = await request.post()
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
+            if match.group(2) and not params.get("api"):
+                params["api"] = match.group(2)
             return self._webapi(request, params)
         if request.path in ("/", "/index.cgi", "/webman/index.cgi"):
             resp = web.Response(text=_LOGIN_PAGE.format(hostname=self.state["hostname"]), content_type="text/html")
@@ -481,7 +533,16 @@ class SynologyNAS(Device):
     def _sid_of(self, call: Call) -> str | None:
         return call.params.get("_sid") or call.request.cookies.get("id")
 
+    # A session opened with enable_syno_token guards its "id" cookie with the
+    # SynoToken (DSM Login Web API Guide, SYNO.API.Auth login, enable_syno_token:
+    # the token against cross-site requests, sent as the SynoToken parameter or
+    # the X-SYNO-TOKEN header). A request naming the session by _sid needs no
+    # token, one that sends a token must send the right one. A session opened
+    # with the DSM 7.2 handshake checks the X-SYNO-HASH header whenever a request
+    # carries one. Both failures answer 119, as for an unknown session (lab choice:
+    # DSM documents no code of its own for them).
     def _session(self, call: Call) -> Session:
+        by_param = bool(call.params.get("_sid"))
         sid = self._sid_of(call)
         session = self._sessions.get(sid) if sid else None
         if session is None:
@@ -490,8 +551,33 @@ class SynologyNAS(Device):
         if now - session.last_seen > self.SESSION_IDLE_SECONDS:
             del self._sessions[session.sid]
             raise ApiError(ERR_SESSION_TIMEOUT)
+        if session.synotoken is not None:
+            token = call.params.get("SynoToken") or call.request.headers.get("X-SYNO-TOKEN")
+            if token is None and not by_param:
+                raise ApiError(ERR_INVALID_SESSION)
+            if token is not None and not secrets.compare_digest(token, session.synotoken):
+                raise ApiError(ERR_INVALID_SESSION)
+        request_hash = call.request.headers.get("X-SYNO-HASH")
+        if request_hash is not None and session.noise is not None and not self._hash_ok(session, request_hash):
+            raise ApiError(ERR_INVALID_SESSION)
         session.last_seen = now
         return session
+
+    @staticmethod
+    def _hash_ok(session: Session, value: str) -> bool:
+        """X-SYNO-HASH: first 8 characters of the handshake hash, the initiator's
+        encryption of nothing (its tag) under the transport key at nonce n, ".", n."""
+        head, tag_text, nonce_text = value[:8], *value[8:].rpartition(".")[::2]
+        if not session.handshake_hash or head != session.handshake_hash[:8] or not tag_text or not nonce_text:
+            return False
+        try:
+            nonce = int(b64url_decode(nonce_text).decode("ascii"))
+            cipher = session.noise.noise_protocol.cipher_state_decrypt
+            cipher.n = nonce
+            cipher.decrypt_with_ad(b"", b64url_decode(tag_text))
+        except Exception:  # noqa: BLE001 - any malformed or forged hash is simply wrong
+            return False
+        return True
 
     # -- SYNO.API.Info ---------------------------------------------------------------
     # DSM Login Web API Guide, SYNO.API.Info query: "query" is "ALL" or a comma list
@@ -508,6 +594,34 @@ class SynologyNAS(Device):
                 entry["requestFormat"] = api.request_format
             out[name] = entry
         return out
+
+    # -- SYNO.API.Auth.UIConfig -----------------------------------------------------
+    # get: the list of login UI plugins (none configured on the lab NAS) and the
+    # "_SSID" cookie with the server's static public key (base64url, unpadded).
+    def _auth_ui_config(self, call: Call) -> list[Any]:
+        call.cookies["_SSID"] = b64url(self._noise_public())
+        return []
+
+    def _noise_public(self) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+        return X25519PrivateKey.from_private_bytes(self._noise_private).public_key().public_bytes_raw()
+
+    def _answer_handshake(self, ik_message: str) -> tuple[Any, str, str]:
+        """Responder side of the login handshake: read the initiator's message,
+        answer it; returns (connection, reply for the login data, handshake hash)."""
+        noise = NoiseConnection.from_name(NOISE_PROTOCOL)
+        noise.set_as_responder()
+        noise.set_keypair_from_private_bytes(Keypair.STATIC, self._noise_private)
+        noise.start_handshake()
+        try:
+            payload = noise.read_message(b64url_decode(ik_message))
+            json.loads(payload or b"{}")          # the initiator sends {"time": <epoch>}
+        except (InvalidTag, NoiseHandshakeError, NoiseInvalidMessage, NoiseValidationError, NoiseValueError,
+                ValueError, TypeError):      # not ours, tampered, or no JSON inside
+            raise ApiError(ERR_BAD_REQUEST) from None
+        reply = noise.write_message(json.dumps({"time": int(time.time())}).encode())
+        return noise, b64url(reply), b64url(noise.get_handshake_hash())
 
     # -- SYNO.API.Auth ---------------------------------------------------------------
     # DSM Login Web API Guide, SYNO.API.Auth login: account, passwd, session,
@@ -535,6 +649,8 @@ class SynologyNAS(Device):
             raise ApiError(ERR_AUTH_BAD_CREDENTIALS)
         if user is not None and self._user_disabled(user):
             raise ApiError(ERR_AUTH_DISABLED)
+        ik_message = _str(p, "ik_message")
+        handshake = self._answer_handshake(ik_message) if ik_message and call.version >= 7 else None
         now = time.monotonic()
         if len(self._sessions) >= self.MAX_SESSIONS:
             oldest = min(self._sessions.values(), key=lambda s: s.last_seen)
@@ -548,6 +664,8 @@ class SynologyNAS(Device):
         if call.version >= 6 and _bool(p, "enable_device_token"):
             token = _str(p, "device_id") or secrets.token_urlsafe(32)
             data["device_id" if call.version >= 7 else "did"] = token
+        if handshake is not None:
+            session.noise, data["ik_message"], session.handshake_hash = handshake
         self._sessions[sid] = session
         if (_str(p, "format", "cookie") or "cookie") != "sid":
             call.cookies["id"] = sid
@@ -569,6 +687,58 @@ class SynologyNAS(Device):
                 "temperature": self._sys_temp(), "temperature_warn": False, "time": self._local_time().ctime(),
                 "uptime": self.uptime(), "version": str(details["buildnumber"]),
                 "version_string": self.state["firmware_version"]}
+
+    # -- SYNO.FileStation.* -----------------------------------------------------------
+    # File Station API guide, SYNO.FileStation.Info get: is_manager,
+    # support_virtual_protocol, support_sharing, hostname.
+    def _filestation_info(self, call: Call) -> dict[str, Any]:
+        assert call.session is not None
+        return {"hostname": self.state["hostname"], "is_manager": call.session.admin,
+                "support_sharing": True, "support_virtual_protocol": "cifs,nfs,iso"}
+
+    # File Station API guide, SYNO.FileStation.List list_share: offset, limit
+    # (0 = all), sort_by (name, user, group, mtime, atime, ctime, crtime, posix),
+    # sort_direction (asc, desc), onlywritable, additional (real_path, owner,
+    # time, perm, mount_point_type, sync_share, volume_status). Answer: total,
+    # offset, shares [{path, name, isdir, additional}]; "size" is no share field
+    # and is ignored, as DSM does. Ownership, times and permissions: the lab's
+    # shares belong to root/root and were created when the NAS was set up.
+    def _filestation_list_share(self, call: Call) -> dict[str, Any]:
+        p = call.params
+        offset, limit = _int(p, "offset", 0), _int(p, "limit", 0)
+        wanted = set(_list(p, "additional"))
+        shares = [sh for sh in self.state["shares"] if not (_bool(p, "onlywritable") and sh["readonly"])]
+        if (_str(p, "sort_by", "name") or "name") == "name":
+            shares.sort(key=lambda sh: sh["name"].casefold(),
+                        reverse=(_str(p, "sort_direction", "asc") or "asc").lower() == "desc")
+        page = shares[offset:] if limit <= 0 else shares[offset:offset + limit]
+        sizes = self._volume_sizes()
+        created = int(self.boot_time) - 400 * 86400
+        out = []
+        for share in page:
+            extra: dict[str, Any] = {}
+            if "real_path" in wanted:
+                extra["real_path"] = f"/volume1/{share['name']}"
+            if "owner" in wanted:
+                extra["owner"] = {"gid": 0, "group": "root", "uid": 0, "user": "root"}
+            if "time" in wanted:
+                extra["time"] = {"atime": created, "crtime": created, "ctime": created, "mtime": created}
+            if "perm" in wanted:
+                extra["perm"] = {"acl": {"append": True, "del": True, "exec": True, "read": True, "write": True},
+                                 "acl_enable": True, "adv_right": {"disable_download": False,
+                                                                   "disable_list": False, "disable_modify": False},
+                                 "is_acl_mode": True, "is_share_readonly": share["readonly"], "posix": 777,
+                                 "share_right": "RO" if share["readonly"] else "RW"}
+            if "mount_point_type" in wanted:
+                extra["mount_point_type"] = ""
+            if "volume_status" in wanted:
+                extra["volume_status"] = {"freespace": sizes["total"] - sizes["used"], "readonly": False,
+                                          "totalspace": sizes["total"]}
+            entry: dict[str, Any] = {"isdir": True, "name": share["name"], "path": f"/{share['name']}"}
+            if wanted:
+                entry["additional"] = extra
+            out.append(entry)
+        return {"offset": offset, "shares": out, "total": len(shares)}
 
     # -- SYNO.Core.System ------------------------------------------------------------
     @staticmethod

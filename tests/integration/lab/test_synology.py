@@ -120,6 +120,50 @@ def test_login_good_sid_and_cookie(nas):
     assert info["success"] is True
 
 
+
+def test_dsm7_path_form_get_and_post(nas):
+    """/webapi/entry.cgi/<API>: the API name in the path, "api" left out, GET query or POST form."""
+    client = DSM(nas)
+    login = client.http.post(client.base + "entry.cgi/SYNO.API.Auth", timeout=10, verify=False, data={
+        "version": 7, "method": "login", "account": "admin", "passwd": PASSWORD, "format": "sid"}).json()
+    assert login["success"] is True
+    sid = login["data"]["sid"]
+    got = client.http.get(client.base + "entry.cgi/SYNO.Core.System", timeout=10, verify=False,
+                          params={"version": 1, "method": "info", "_sid": sid}).json()
+    assert got["success"] is True and got["data"]["model"] == nas.model
+    posted = client.http.post(client.base + "entry.cgi/SYNO.DSM.Info", timeout=10, verify=False,
+                              data={"version": 2, "method": "getinfo", "_sid": sid}).json()
+    assert posted["data"]["version_string"] == nas.state["firmware_version"]
+    # An API name in the path that DSM does not have: 102; a path that is no API at all: nginx 404.
+    assert error_code(client.http.get(client.base + "entry.cgi/SYNO.No.Such", timeout=10, verify=False,
+                                      params={"version": 1, "method": "get"}).json()) == 102
+    assert client.http.get(client.base + "entry.cgi/../../etc", timeout=10, verify=False).status_code == 404
+
+
+def test_ui_config_hands_out_the_handshake_key(nas):
+    client = DSM(nas)
+    resp = client.raw("entry.cgi/SYNO.API.Auth.UIConfig", post=True, version=1, method="get")
+    assert resp.json() == {"data": [], "success": True}
+    key = resp.cookies.get("_SSID")
+    assert key and "=" not in key and len(key) == 43          # 32 bytes, base64url without padding
+
+
+def test_synotoken_guards_the_cookie_session(nas):
+    client = DSM(nas)
+    answer = client.call("SYNO.API.Auth", "login", version=6, sid=False, account="admin", passwd=PASSWORD,
+                         session="x", format="cookie", enable_syno_token="yes")
+    token = answer["data"]["synotoken"]
+    # Cookie without the token: refused; with it (parameter or header): served; a wrong one: refused.
+    assert error_code(client.call("SYNO.Core.System", "info", sid=False)) == 119
+    assert client.call("SYNO.Core.System", "info", sid=False, SynoToken=token)["success"] is True
+    client.http.headers["X-SYNO-TOKEN"] = token
+    assert client.call("SYNO.Core.System", "info", sid=False)["success"] is True
+    client.http.headers["X-SYNO-TOKEN"] = "forged"
+    assert error_code(client.call("SYNO.Core.System", "info", sid=False)) == 119
+    # Naming the session by _sid needs no token.
+    del client.http.headers["X-SYNO-TOKEN"]
+    assert client.call("SYNO.Core.System", "info", sid=False, _sid=answer["data"]["sid"])["success"] is True
+
 def test_login_failures(nas, lab_loop):
     client = DSM(nas)
     assert error_code(client.login(passwd="wrong")) == 400
