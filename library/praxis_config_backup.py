@@ -25,6 +25,8 @@ version_added: "1.0.0"
 extends_documentation_fragment:
   - praxis_device
 options:
+  timeout:
+    default: 60
   store:
     description:
       - "Where the copies go: C(type=local) with C(path) (the role's default), or C(type=sftp) with C(host),

@@ -20,6 +20,8 @@ version_added: "1.0.0"
 extends_documentation_fragment:
   - praxis_device
 options:
+  timeout:
+    default: 30
   settings:
     description:
       - Keys C(rules), C(syslog), C(vlans), C(ports), C(wlans), C(users); see the role

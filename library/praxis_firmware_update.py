@@ -21,6 +21,8 @@ version_added: "1.0.0"
 extends_documentation_fragment:
   - praxis_device
 options:
+  timeout:
+    default: 60
   force_reason:
     description:
       - Why the update must run outside maintenance time; logged as a warning and in the ledger.

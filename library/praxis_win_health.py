@@ -46,9 +46,10 @@ options:
     elements: str
     default: []
   server:
-    description: Whether to gather what only servers report, RV(health.failed_logons) and RV(health.load).
+    description:
+      - Whether to gather what only servers report, RV(health.failed_logons) and RV(health.load).
+      - Left out or null, whether the host is in the group C(servers).
     type: bool
-    default: false
   max_events:
     description:
       - Most events returned per log (System, Application), newest first.
