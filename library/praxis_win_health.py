@@ -106,6 +106,7 @@ attributes:
     support: none
     description: Changes nothing on the host.
   platform:
+    support: full
     platforms: windows
     description: Windows 10 and 11 (Pro, Enterprise, Education) and Windows Server, with Windows PowerShell 5.1.
 notes:

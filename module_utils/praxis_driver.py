@@ -53,7 +53,6 @@ FACT_KEYS = (
 #          "temperature_c"}]; volumes: [{"id", "status" (normal|degraded|crashed), "used_percent"}]
 
 
-
 def facts_record(**known: Any) -> dict[str, Any]:
     """A ``facts()`` result: the values a device reports, None for the other
     ``FACT_KEYS``; a key outside the contract is a programming error."""

@@ -77,7 +77,8 @@ PWSH_VALIDATE_MODULES = ("validate-modules reads a PowerShell module's argument 
 
 PS_REQUIRES = re.compile(r"^#Requires -Module Ansible\.ModuleUtils\.(\w+)\s*$", re.MULTILINE)
 # `ansible.module_utils.praxis_x` and `from ansible.module_utils import (praxis_x, ...)`
-MODULE_UTILS_IMPORT = re.compile(r"\bansible\.module_utils(?:\.(praxis_\w+)| import (?=[(\s#\w:-]*?(praxis_\w+)))")
+MODULE_UTILS_IMPORT = re.compile(r"\bansible\.module_utils(?:\.(praxis_\w+)"
+                                 r"| import (?=\(?(?:[ \t]*#.*)?\s*(praxis_\w+)))")
 FRAGMENTS_BLOCK = re.compile(r"^extends_documentation_fragment:\n(?:[ \t]+-[ \t]+.*\n)+", re.MULTILINE)
 FRAGMENT_ITEM = re.compile(r"^([ \t]+-[ \t]+)(praxis_\w+)[ \t]*$", re.MULTILINE)
 # Short names of the project's modules and plugins in documentation: M(x), P(x#type), seealso's `module: x`.
