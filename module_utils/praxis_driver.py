@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: praxisops contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
-"""The device driver contract (DESIGN.md, "Drivers").
+"""The device driver contract (docs/architecture.md, "The data path", drivers).
 
 One driver file per vendor (``praxis_driver_<vendor>.py``) subclasses
 ``Driver`` and speaks the vendor's protocol. Every driver offers the same

@@ -1054,9 +1054,10 @@ def new_problems(today: Any, yesterday: Any) -> list[dict[str, Any]]:
     A finding is the same problem when ``check`` and ``subject`` match; its
     message (counts, percentages, dates) may change from run to run. A
     problem that got worse (warning -> critical, or a higher priority) counts
-    again, marked ``escalated: true``, so its alert is sent again (DESIGN.md:
-    once per problem and again on escalation). ``yesterday`` may be None, a
-    list of findings or a saved result with ``findings``."""
+    again, marked ``escalated: true``, so its alert is sent again
+    (docs/architecture.md, "Alerts": once per problem and again on
+    escalation). ``yesterday`` may be None, a list of findings or a saved
+    result with ``findings``."""
     before: dict[tuple[str, str], Mapping[str, Any]] = {}
     for index, finding in enumerate(_findings_list(yesterday, "yesterday")):
         before[_identity(finding, f"yesterday[{index}]")] = finding
