@@ -75,7 +75,7 @@ PWSH_VALIDATE_MODULES = ("validate-modules reads a PowerShell module's argument 
                          "(ansible-test validate_modules/module_args.py, get_ps_argument_spec); "
                          "its documentation is checked by ansible-doc and scripts/check_docs.py")
 
-PS_REQUIRES = re.compile(r"^#Requires -Module Ansible\.ModuleUtils\.(\w+)\s*$", re.MULTILINE)
+PS_REQUIRES = re.compile(r"^#Requires -Module Ansible\.ModuleUtils\.(\w+)[ \t]*$", re.MULTILINE)
 # `ansible.module_utils.praxis_x` and `from ansible.module_utils import (praxis_x, ...)`
 MODULE_UTILS_IMPORT = re.compile(r"\bansible\.module_utils(?:\.(praxis_\w+)"
                                  r"| import (?=\(?(?:[ \t]*#.*)?\s*(praxis_\w+)))")
@@ -167,7 +167,10 @@ def rewrite(text: str, suffix: str, module_side_utils: set[str] | frozenset = fr
     text = AUTHOR.sub(r"\1 (!UNKNOWN)", text)
 
     def qualified(match: re.Match) -> str:
-        kind = "module_utils" if (match.group(1) or match.group(2)) in module_side_utils else "plugin_utils"
+        name = match.group(1) or match.group(2)
+        # a name's prefix in a formatted import (f"...praxis_driver_{vendor}") goes where its names go
+        near = {util for util in module_side_utils if name.endswith("_") and util.startswith(name)}
+        kind = "module_utils" if name in module_side_utils or near else "plugin_utils"
         if match.group(1):
             return f"{COLLECTION}.plugins.{kind}.{match.group(1)}"
         return f"{COLLECTION}.plugins.{kind} import "

@@ -13,20 +13,23 @@ _spec = importlib.util.spec_from_file_location("check_docs", ROOT / "scripts" / 
 check_docs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(check_docs)
 
-# Names built at run time, so this file itself cites no missing document.
+# The fixture's documents exist in this repository too (docs/site-file.md); the names that do not
+# are built at run time, so this file itself cites no missing document.
 MISSING_DESIGN = "DESIGN" + ".md"
 MISSING_STYLE = "STYLE" + ".md"
+MISSING_DOC = "docs/" + "nowhere.md"
+WRONG_LEVEL = "../" + "docs/site-file.md"
+ROLE_README = "/".join(("roles", "guard", "README.md"))
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "calendar.md").write_text("# Calendar\n", encoding="utf-8")
-    (tmp_path / "README.md").write_text("See [the calendar](docs/calendar.md#rules) and docs/calendar.md.\n",
+    (tmp_path / "docs" / "site-file.md").write_text("# Site file\n", encoding="utf-8")
+    (tmp_path / "README.md").write_text("See [the site file](docs/site-file.md#fields) and docs/site-file.md.\n",
                                         encoding="utf-8")
     (tmp_path / "roles" / "guard").mkdir(parents=True)
-    (tmp_path / "roles" / "guard" / "README.md").write_text("[calendar](../../docs/calendar.md)\n",
-                                                            encoding="utf-8")
+    (tmp_path / ROLE_README).write_text("[site file](../../docs/site-file.md)\n", encoding="utf-8")
     (tmp_path / "module.py").write_text('"""Writes <host>.md and network-plan.md reports (README.md)."""\n',
                                         encoding="utf-8")
     return tmp_path
@@ -45,16 +48,16 @@ def test_a_repository_whose_citations_resolve_passes(repo):
 def test_every_kind_of_broken_citation_is_named_with_file_and_line(repo):
     (repo / "module.py").write_text(f'"""The ledger ({MISSING_DESIGN}, "Ledger")."""\n', encoding="utf-8")
     (repo / "docs" / "powershell.md").write_text(
-        f"# PowerShell\n\nSee `{MISSING_STYLE}`, [the plan](plan.md), docs/nowhere.md and\n"
+        f"# PowerShell\n\nSee `{MISSING_STYLE}`, [the plan](plan.md), {MISSING_DOC} and\n"
         "[a link](https://example.org/x.md), which is not a repository document.\n", encoding="utf-8")
-    (repo / "roles" / "guard" / "README.md").write_text("[calendar](../docs/calendar.md)\n", encoding="utf-8")
+    (repo / ROLE_README).write_text(f"[site file]({WRONG_LEVEL})\n", encoding="utf-8")
     git_add(repo)
     assert check_docs.broken_citations(repo) == [
-        "docs/powershell.md:3: cites STYLE.md, which does not exist in the repository",
-        "docs/powershell.md:3: cites docs/nowhere.md, which does not exist in the repository",
+        f"docs/powershell.md:3: cites {MISSING_STYLE}, which does not exist in the repository",
+        f"docs/powershell.md:3: cites {MISSING_DOC}, which does not exist in the repository",
         "docs/powershell.md:3: cites plan.md, which does not exist in the repository",
         f"module.py:1: cites {MISSING_DESIGN}, which does not exist in the repository",
-        "roles/guard/README.md:1: cites ../docs/calendar.md, which does not exist in the repository",
+        f"{ROLE_README}:1: cites {WRONG_LEVEL}, which does not exist in the repository",
     ]
 
 
