@@ -50,6 +50,7 @@ lint: deps
 	$(BIN)/yamllint --strict .
 	$(BIN)/python scripts/check_playbooks.py
 	$(BIN)/python scripts/check_docs.py
+	$(BIN)/python scripts/ansible_sanity.py
 	$(BIN)/python scripts/check_powershell.py
 	$(BIN)/ansible-lint --profile production --offline
 

@@ -305,4 +305,3 @@ class ActionModule(ActionBase):
     def _vault_secrets(self) -> list:
         vault = getattr(self._loader, "_vault", None)
         return list(getattr(vault, "secrets", None) or [])
-

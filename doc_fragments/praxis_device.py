@@ -26,19 +26,22 @@ options:
   timeout:
     description:
       - Seconds to wait for one answer of the device.
-      - Left out or null, the variable C(praxis_device_timeout), else the operation's default
-        (20; 30 for settings, 60 for backups and firmware).
+      - Left out or null, the variable C(praxis_device_timeout), else the default (20; 30 for settings,
+        60 for backups and firmware updates).
     type: float
+    default: 20
   retries:
     description:
       - Attempts in all for a request that failed transiently (refused or dropped connection, HTTP 5xx).
-      - Left out or null, the variable C(praxis_device_retries), else 3.
+      - Left out or null, the variable C(praxis_device_retries), else the default.
     type: int
+    default: 3
   retry_delay:
     description:
       - Seconds before the second attempt; the pause grows with each attempt.
-      - Left out or null, the variable C(praxis_device_retry_delay), else 1.
+      - Left out or null, the variable C(praxis_device_retry_delay), else the default.
     type: float
+    default: 1
   options:
     description: Vendor-specific inputs, e.g. C(firmware), the provider's firmware catalog entry for the model.
     type: dict
@@ -54,6 +57,7 @@ options:
       - An identifier of the run, stored with the ledger records.
       - Left out or null, C(awx_job_id) (set by AWX), else the variable C(praxis_run_id), else empty.
     type: str
+    default: ""
   now:
     description:
       - The instant to act as, ISO-8601 with offset (dry runs and tests).

@@ -63,17 +63,17 @@ facts:
   returned: success
   type: dict
   contains:
-    hostname: {description: Host name the device reports., type: str}
-    model: {description: Model., type: str}
-    firmware_version: {description: Installed firmware or OS version., type: str}
-    uptime_seconds: {description: Seconds since the last start., type: int}
-    cpu_percent: {description: CPU load in percent., type: float}
-    memory_percent: {description: Memory in use in percent., type: float}
-    temperature_c: {description: Highest temperature reported in degrees Celsius., type: float}
+    hostname: {description: "Host name the device reports.", type: str}
+    model: {description: "Model.", type: str}
+    firmware_version: {description: "Installed firmware or OS version.", type: str}
+    uptime_seconds: {description: "Seconds since the last start.", type: int}
+    cpu_percent: {description: "CPU load in percent.", type: float}
+    memory_percent: {description: "Memory in use in percent.", type: float}
+    temperature_c: {description: "Highest temperature reported in degrees Celsius.", type: float}
     disks: {description: "Disks with id, model, status, smart, temperature_c (NAS).", type: list}
     volumes: {description: "Volumes with id, status, used_percent.", type: list}
-    signature_date: {description: Date of the security signatures (firewalls)., type: str}
-    checked_at: {description: When the facts were read (ISO-8601, UTC)., type: str}
+    signature_date: {description: "Date of the security signatures (firewalls).", type: str}
+    checked_at: {description: "When the facts were read (ISO-8601, UTC).", type: str}
 findings:
   description: "Problems found: check, status (warning, critical), priority (high, medium, low), message, value."
   returned: always
@@ -101,8 +101,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.praxis_netops import (
     DEVICE_ARGUMENT_SPEC, FACTS_ARGUMENT_SPEC, OperationError, build_target, device_facts,
 )
-# The drivers are imported by name so that they travel with the module.
-from ansible.module_utils import (  # noqa: F401 - loaded through praxis_driver.open_driver
+# The drivers are imported by name so that they travel with the module (praxis_driver.open_driver loads them).
+from ansible.module_utils import (  # noqa: F401  # pylint: disable=unused-import
     praxis_driver_lancom, praxis_driver_linux, praxis_driver_opnsense, praxis_driver_synology,
 )
 

@@ -2,6 +2,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: praxisops contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+#
+# Documentation only, as for the modules of ansible-core that are action plugins: the action
+# plugin of the same name (action_plugins/) runs the task on the controller.
 
 from __future__ import annotations
 
@@ -100,23 +103,3 @@ msg:
   returned: always
   type: str
 """
-
-from ansible.module_utils.basic import AnsibleModule
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "site": {"type": "dict", "required": True},
-            "now": {"type": "str"},
-            "force_reason": {"type": "str"},
-            "action": {"type": "str", "default": "disruptive work"},
-        },
-        supports_check_mode=True,
-    )
-    module.fail_json(msg="praxis_maintenance_guard runs as an action plugin on the controller; "
-                         "check that action_plugins is set in ansible.cfg")
-
-
-if __name__ == "__main__":
-    main()

@@ -84,6 +84,7 @@ attributes:
     support: none
     description: No diff; the return values list what was done.
   platform:
+    support: full
     platforms: windows
     description: Windows 10 and 11 (Pro, Enterprise, Education) and Windows Server, with Windows PowerShell 5.1.
 notes:

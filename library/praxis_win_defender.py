@@ -22,7 +22,7 @@ description:
   - ASR rules and threat actions are written as one complete list, because C(Set-MpPreference) replaces the
     whole list; exclusions are added and removed one by one.
   - After writing, a setting that Defender kept at its old value (tamper protection, a Group Policy or Intune
-    setting wins over C(Set-MpPreference)) is named in a warning; RV(changed) reflects what really changed.
+    setting wins over C(Set-MpPreference)) is named in a warning; C(changed) reflects what really changed.
   - Updates the signatures with C(Update-MpSignature); this counts as a change only when
     C(AntivirusSignatureVersion) moved. A failed update is a warning; the signature age check of
     M(praxis_win_health) decides whether it matters.

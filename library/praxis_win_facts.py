@@ -45,6 +45,7 @@ attributes:
     support: none
     description: Changes nothing.
   platform:
+    support: full
     platforms: windows
     description: Windows 10 and 11 (Pro, Enterprise, Education) and Windows Server, with Windows PowerShell 5.1.
 notes:

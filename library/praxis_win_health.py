@@ -46,9 +46,10 @@ options:
     elements: str
     default: []
   server:
-    description: Whether to gather what only servers report, RV(health.failed_logons) and RV(health.load).
+    description:
+      - Whether to gather what only servers report, RV(health.failed_logons) and RV(health.load).
+      - Left out or null, whether the host is in the group C(servers).
     type: bool
-    default: false
   max_events:
     description:
       - Most events returned per log (System, Application), newest first.
@@ -105,6 +106,7 @@ attributes:
     support: none
     description: Changes nothing on the host.
   platform:
+    support: full
     platforms: windows
     description: Windows 10 and 11 (Pro, Enterprise, Education) and Windows Server, with Windows PowerShell 5.1.
 notes:

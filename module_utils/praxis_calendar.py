@@ -137,7 +137,7 @@ class SiteCalendar:
             hours = DEFAULT_BUSINESS_HOURS
         if not isinstance(hours, Mapping):
             raise CalendarError(f"{where}: business_hours must be a mapping of weekday to ranges")
-        self.business: list[list[tuple[int, int]]] = [[] for _ in DAYS]
+        self.business: list[list[tuple[int, int]]] = [[] for _day in DAYS]
         for day, ranges in hours.items():
             if day not in DAYS:
                 raise CalendarError(f"{where}: business_hours: unknown weekday {day!r} (use {', '.join(DAYS)})")

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: praxisops contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
-"""The device driver contract (DESIGN.md, "Drivers").
+"""The device driver contract (docs/architecture.md, "The data path", drivers).
 
 One driver file per vendor (``praxis_driver_<vendor>.py``) subclasses
 ``Driver`` and speaks the vendor's protocol. Every driver offers the same
@@ -51,7 +51,6 @@ FACT_KEYS = (
 )
 # disks: [{"id", "model", "status" (normal|warning|failing|crashed), "smart" (normal|warning|failing),
 #          "temperature_c"}]; volumes: [{"id", "status" (normal|degraded|crashed), "used_percent"}]
-
 
 
 def facts_record(**known: Any) -> dict[str, Any]:

@@ -222,7 +222,7 @@ def expand_vlans(text: str) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        low, _, high = part.partition("-")
+        low, _sep, high = part.partition("-")
         ids.update(range(int(low), int(high or low) + 1))
     return sorted(ids)
 
@@ -507,9 +507,9 @@ class LCOSShell:
     def run(self, command: str, idle: float | None = None, eof_ok: bool = False) -> str:
         """Output of ``command`` (echo and prompt removed, ``\\n`` line ends)."""
         self.chan.sendall((command + "\r").encode("utf-8"))
-        text, _ = self._read(idle or self.target.timeout, eof_ok)
+        text, _prompted = self._read(idle or self.target.timeout, eof_ok)
         text = text.replace("\r\n", "\n").replace("\r", "")
-        head, _, rest = text.partition("\n")
+        head, _sep, rest = text.partition("\n")
         if head.strip() == command.strip():
             text = rest
         return text
@@ -965,7 +965,7 @@ class LCOSDriver(_LancomDriver):
                             message = message.replace(secret, SECRET_MASK)
                         raise ProtocolError(None, message) from None
             return {"changed": bool(plan.commands), "before": plan.before, "after": plan.after,
-                    "commands": [display for _, display in plan.commands]}
+                    "commands": [display for _command, display in plan.commands]}
 
         return self._do("settings", work)
 
@@ -1180,7 +1180,7 @@ class LCOSSXDriver(_LancomDriver):
     # -- facts ------------------------------------------------------------------------------------
     def facts(self) -> dict[str, Any]:
         version, sysinfo = self._do("facts", lambda conn: (self._show(conn, "show version"),
-                                                          self._show(conn, "show sysinfo")))
+                                                           self._show(conn, "show sysinfo")))
         return self.facts_from(version, sysinfo)
 
     def facts_from(self, version_text: str, sysinfo_text: str) -> dict[str, Any]:

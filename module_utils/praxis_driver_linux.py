@@ -141,7 +141,7 @@ def cpu_percent(first: str, second: str) -> float | None:
 def memory_percent(meminfo: str) -> float | None:
     values = {}
     for line in meminfo.splitlines():
-        key, _, rest = line.partition(":")
+        key, _sep, rest = line.partition(":")
         fields = rest.split()
         if fields and fields[0].isdigit():
             values[key.strip()] = int(fields[0])
@@ -718,7 +718,7 @@ class LinuxDriver(Driver):
         for line in output.splitlines():
             if not line.startswith("@@"):
                 continue
-            name, _, value = line[2:].partition(" ")
+            name, _sep, value = line[2:].partition(" ")
             if value.startswith("b64:"):
                 try:
                     state[name] = base64.b64decode(value[4:]).decode("utf-8", "replace")

@@ -614,7 +614,7 @@ def parse_firmware_status(data: dict[str, Any]) -> tuple[dict[str, Any] | None, 
         available = entry.get("new") if isinstance(entry, dict) else None
         if not available or available == "N/A":
             latest = product.get("product_latest")
-            available = latest if latest and latest != str(installed or "").split("_")[0] else None
+            available = latest if latest and latest != str(installed or "").split("_", maxsplit=1)[0] else None
         reboot = str(data.get("status_reboot") or data.get("needs_reboot") or "0") == "1"
         action = "update"
     else:

@@ -399,7 +399,7 @@ class SynologyDriver(Driver):
                 raise ValueError(f"user {name} is listed twice")
             seen.add(name.casefold())
             if state == "absent" and name.casefold() in ("admin", "guest",
-                                                        (self.target.username or "admin").casefold()):
+                                                         (self.target.username or "admin").casefold()):
                 raise ValueError(f"user {name} is the NAS's own or a system default account; it is not removed")
             for field in USER_FIELDS:
                 if user.get(field) is not None and not isinstance(user[field], str):
@@ -422,7 +422,7 @@ class SynologyDriver(Driver):
         wanted = self._wanted_users(users)
         # type=local: the NAS's own accounts, not those of a joined directory (N4S4 core_user.py).
         listing = self.call("SYNO.Core.User", "list", 1, {"type": "local", "offset": 0, "limit": -1,
-                                                            "additional": ["description", "email", "expired"]})
+                                                          "additional": ["description", "email", "expired"]})
         current = {str(u.get("name", "")).casefold(): u for u in (listing or {}).get("users") or []}
         plan: list[tuple[str, dict[str, Any]]] = []
         before, after = [], []

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: praxisops contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
-"""The ledger: what the toolkit did and found, across runs (DESIGN.md).
+"""The ledger: what the toolkit did and found, across runs (docs/architecture.md, "Ledger").
 
 One SQLite file (WAL mode, so the parallel forks of a run can write at
 once). Each row is an event of one device: a health check, a backup, a

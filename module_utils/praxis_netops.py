@@ -318,7 +318,7 @@ def device_settings(target: Target, settings: Mapping[str, Any], *, check_mode: 
 # -- NET-04 / NET-07: firmware ---------------------------------------------------------------------
 
 def _version_differs(facts: Mapping[str, Any], wanted: str) -> bool:
-    return str(facts.get("firmware_version") or "").split(" ")[0] != str(wanted).split(" ")[0]
+    return str(facts.get("firmware_version") or "").split(" ", maxsplit=1)[0] != str(wanted).split(" ", maxsplit=1)[0]
 
 
 def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None, force_reason: str | None = None,
@@ -350,7 +350,7 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
                 if check_mode:
                     return dict(base, changed=False, refused=True, msg=f"{message} (check mode)")
                 _ledger(ledger, target, "firmware", "refused", message, {"installed": installed,
-                                                                          "available": available}, moment, run)
+                                                                         "available": available}, moment, run)
                 return dict(base, failed=True, changed=False, refused=True, msg=message)
             if check_mode:
                 return dict(base, changed=True, msg=f"would run the {action}, back up the configuration first and "

@@ -636,7 +636,7 @@ def prereq_verdict(facts: Any, limits: Mapping[str, Any] | None = None) -> dict[
         size = disk.get("Size")
         if not size:
             check("system_disk_size", False, None, lim["min_disk_gb"], "system disk size not reported "
-                                                                        "(facts.system_disk.Size)")
+                  "(facts.system_disk.Size)")
         else:
             gb = size / GB
             ok = gb >= lim["min_disk_gb"]
@@ -866,7 +866,7 @@ def _ignored_event(event: Mapping[str, Any], patterns: Iterable[str]) -> bool:
     ident = str(event.get("Id"))
     for pattern in patterns:
         text = str(pattern)
-        want_provider, _, want_id = text.rpartition(":") if ":" in text else (text, "", "")
+        want_provider, _sep, want_id = text.rpartition(":") if ":" in text else (text, "", "")
         if want_id and want_id != ident:
             continue
         if fnmatch.fnmatchcase(provider.lower(), want_provider.lower()):
@@ -1054,9 +1054,10 @@ def new_problems(today: Any, yesterday: Any) -> list[dict[str, Any]]:
     A finding is the same problem when ``check`` and ``subject`` match; its
     message (counts, percentages, dates) may change from run to run. A
     problem that got worse (warning -> critical, or a higher priority) counts
-    again, marked ``escalated: true``, so its alert is sent again (DESIGN.md:
-    once per problem and again on escalation). ``yesterday`` may be None, a
-    list of findings or a saved result with ``findings``."""
+    again, marked ``escalated: true``, so its alert is sent again
+    (docs/architecture.md, "Alerts": once per problem and again on
+    escalation). ``yesterday`` may be None, a list of findings or a saved
+    result with ``findings``."""
     before: dict[tuple[str, str], Mapping[str, Any]] = {}
     for index, finding in enumerate(_findings_list(yesterday, "yesterday")):
         before[_identity(finding, f"yesterday[{index}]")] = finding
