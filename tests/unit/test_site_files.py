@@ -4,6 +4,11 @@ the file, the field path and what is wrong; nothing is returned half-done."""
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,14 +21,15 @@ DEMO = ROOT / "inventories" / "demo" / "sites"
 
 
 def minimal(site_id="mueller", address_prefix="192.168.50"):
+    vault = site_id.replace("-", "_")
     return {
         "id": site_id, "name": "Praxis Müller", "state": "BY",
         "contacts": [{"name": "Dr. Müller", "email": "praxis@mueller.example.org"}],
         "pilot": "ws01",
         "devices": {
             "firewalls": [{"name": "fw01", "address": f"{address_prefix}.1", "vendor": "opnsense",
-                           "model": "DEC740", "credentials": f"vault_{site_id}_fw01"}],
-            "workplaces": [{"name": "ws01", "address": f"{address_prefix}.21", "credentials": f"vault_{site_id}_win"}],
+                           "model": "DEC740", "credentials": f"vault_{vault}_fw01"}],
+            "workplaces": [{"name": "ws01", "address": f"{address_prefix}.21", "credentials": f"vault_{vault}_win"}],
         },
     }
 
@@ -166,3 +172,162 @@ def test_all_problems_reported_and_nothing_returned(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(SiteError, match="the sites folder does not exist"):
         load_sites(tmp_path / "nope")
+
+
+# -- host names: unique across the whole inventory ------------------------------------
+def test_host_name_collision_across_sites_names_both_files_and_fields(tmp_path):
+    first = minimal("abc", "10.1.1")
+    first["devices"]["workplaces"].append({"name": "d-ws01", "address": "10.1.1.31", "credentials": "vault_abc_win"})
+    second = minimal("abc-d", "10.1.2")
+    write(tmp_path, "abc.yml", first)
+    write(tmp_path, "abc-d.yml", second)   # read first: '-' sorts before '.'
+    (problem,) = problems_of(tmp_path)
+    assert problem.startswith(f"{tmp_path.name}/abc.yml: devices.workplaces[1].name: host name 'abc-d-ws01'"), problem
+    assert f"{tmp_path.name}/abc-d.yml: devices.workplaces[0].name" in problem
+    assert "'d-ws01'" in problem and "'ws01'" in problem
+
+
+def test_host_and_group_names_cannot_meet():
+    # host names always contain a dash (site id + '-' + device), group names never do
+    site = load_sites(DEMO)[0]
+    assert all("-" in h["host"] for h in site_hosts(site))
+    assert all("-" not in g for h in site_hosts(site) for g in h["groups"])
+    assert "-" not in resolved_site(site)["group"]
+
+
+@pytest.mark.parametrize(("site_id", "device", "message"), [
+    ("praxis-mit-sehr-langem-namen-123", "arbeitsplatz-im-hinteren-zimmer9",
+     "host name 'praxis-mit-sehr-langem-namen-123-arbeitsplatz-im-hinteren-zimmer9' is 65 characters"),
+    ("mueller", "ws01-", "'ws01-' does not match"),
+    ("mueller-", "ws01", "id: 'mueller-' does not match"),
+])
+def test_host_names_are_dns_labels(tmp_path, site_id, device, message):
+    data = minimal("mueller")
+    data["id"] = site_id
+    data["devices"]["workplaces"][0]["name"] = device
+    data["pilot"] = device
+    write(tmp_path, "m.yml", data)
+    problems = problems_of(tmp_path)
+    assert any(message in p for p in problems), problems
+
+
+# -- files that cannot be read are errors, never skipped --------------------------------
+def _good_and(tmp_path):
+    write(tmp_path, "good.yml", minimal("good", "10.9.9"))
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda d: (d / "gone.yml").symlink_to(d / "nowhere.yml"), "gone.yml: is a symbolic link to '"),
+    (lambda d: (d / "loop.yml").symlink_to(d / "loop.yml"), "loop.yml: is a symbolic link that loops"),
+    (lambda d: os.mkfifo(d / "pipe.yml"), "pipe.yml: is a named pipe (FIFO), not a regular file"),
+    (lambda d: (d / "dir.yml").mkdir(), "dir.yml: is a folder, not a regular file"),
+    (lambda d: (d / "dev.yml").symlink_to("/dev/null"), "dev.yml: is a character device, not a regular file"),
+    (lambda d: (d / "big.yml").write_bytes(b"# padding\n" * 110_000), "big.yml: is 1100000 bytes; a site file may"),
+])
+def test_unreadable_site_file_is_an_error(tmp_path, make, message):
+    _good_and(tmp_path)
+    make(tmp_path)
+    (problem,) = problems_of(tmp_path)
+    assert problem.startswith(f"{tmp_path.name}/") and message in problem, problem
+
+
+def test_upper_case_suffix_is_a_site_file(tmp_path):
+    write(tmp_path, "Mueller.YML", minimal())
+    assert [s["id"] for s in load_sites(tmp_path)] == ["mueller"]
+
+
+def test_unreadable_for_permission_names_the_file():
+    """As a user who may not read the file (root reads anything, so the check
+    drops to nobody after the imports, in a child process)."""
+    folder = Path(tempfile.mkdtemp(prefix="praxis-sites-perm-"))
+    try:
+        folder.chmod(0o755)
+        write(folder, "good.yml", minimal("good", "10.9.9")).chmod(0o644)
+        write(folder, "secret.yml", minimal("secret", "10.9.8")).chmod(0o000)
+        code = (
+            "import os, sys\n"
+            "from ansible.module_utils.praxis_site import SiteError, load_sites, schema_problems\n"
+            "schema_problems({})  # validators built and codecs loaded while still root\n"
+            "os.setgid(65534); os.setuid(65534)\n"
+            f"try:\n    load_sites({str(folder)!r})\n"
+            "except SiteError as exc:\n    print('\\n'.join(exc.problems)); sys.exit(3)\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        prelude = ("import ansible.module_utils as m; m.__path__.append(" + repr(str(ROOT / "module_utils")) + ")\n")
+        if os.geteuid() != 0:
+            pytest.skip("needs root to switch to the user nobody")
+        result = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, env=env,
+                                check=False, timeout=60)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert result.stdout.strip() == (f"{folder.name}/secret.yml: cannot be read: permission denied for "
+                                         "user id 65534"), result.stdout
+    finally:
+        shutil.rmtree(folder)
+
+
+# -- YAML that would expand without bound fails at once ----------------------------------
+def billion_laughs(levels=9):
+    lines = ["id: laughs", "name: x", "state: BY", "devices: {}", "contacts:",
+             "  - &a0 {name: a, email: a@b.cd, phone: [lol, lol, lol, lol, lol, lol, lol, lol, lol]}"]
+    for level in range(1, levels):
+        lines.append(f"  - &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (billion_laughs(), "too large: the document expands to more than 200000 values"),
+    ("id: deep\nnotes: " + "[" * 100_000 + "]" * 100_000 + "\n", "line 2, column 39: too large: nested deeper than 32"),
+    ("id: loop\nx-a: &a [1, *a]\n", "line 2, column 13: too large: the alias refers to a value that contains it"),
+    ("id: many\nx-a: &a 1\nx-b: [" + ", ".join(["*a"] * 2001) + "]\n", "too large: more than 2000 aliases"),
+])
+def test_unbounded_yaml_is_refused(tmp_path, text, message):
+    write(tmp_path, "bomb.yml", text)
+    (problem,) = problems_of(tmp_path)
+    assert problem.startswith(f"{tmp_path.name}/bomb.yml: line "), problem
+    assert message in problem, problem
+
+
+def test_billion_laughs_fails_without_expanding(tmp_path):
+    write(tmp_path, "bomb.yml", billion_laughs(12))   # 9^12 values if expanded
+    (problem,) = problems_of(tmp_path)
+    # the limit trips on the first alias past it (a5, about 10^6 values), not the last line
+    assert "bomb.yml: line 11, column 10: too large" in problem, problem
+
+
+# -- YAML merge keys ------------------------------------------------------------------
+MERGED = """\
+id: merged
+name: Praxis Merge
+state: BY
+contacts: [{name: Team, email: team@merged.example.org}]
+pilot: ws01
+x-windows: &windows {credentials: vault_merged_win, vendor: Dell, model: OptiPlex 7010}
+devices:
+  workplaces:
+    - {<<: *windows, name: ws01, address: 10.5.0.21}
+    - {<<: *windows, name: ws02, address: 10.5.0.22, model: OptiPlex 3000}
+"""
+
+
+def test_merge_keys_are_accepted_and_overridable(tmp_path):
+    write(tmp_path, "m.yml", MERGED)
+    (site,) = load_sites(tmp_path)
+    ws01, ws02 = site["devices"]["workplaces"]
+    assert ws01 == {"name": "ws01", "address": "10.5.0.21", "credentials": "vault_merged_win", "vendor": "Dell",
+                    "model": "OptiPlex 7010"}
+    assert ws02["model"] == "OptiPlex 3000" and ws02["credentials"] == "vault_merged_win"
+    assert "x-windows" not in resolved_site(site)
+
+
+def test_duplicate_key_beside_a_merge_is_still_an_error(tmp_path):
+    write(tmp_path, "m.yml", MERGED.replace("address: 10.5.0.22,", "address: 10.5.0.22, name: ws03,"))
+    (problem,) = problems_of(tmp_path)
+    assert "m.yml: line 10" in problem and "duplicate key 'name' (first at line 10)" in problem, problem
+
+
+def test_dates_stay_text(tmp_path):
+    data = minimal()
+    data["closures"] = [{"date": "2026-12-24", "reason": "Heiligabend"}]
+    write(tmp_path, "m.yml", yaml.safe_dump(data).replace("'2026-12-24'", "2026-12-24"))
+    (site,) = load_sites(tmp_path)
+    assert site["closures"][0]["date"] == "2026-12-24"
