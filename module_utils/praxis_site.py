@@ -313,6 +313,8 @@ def check_host_address(value: str) -> str | None:
     text = value.strip()
     if text != value or not text:
         return "has blanks around it" if text else "is empty"
+    if "://" in text:
+        return "is a URL: write only the host name or address"
     if re.fullmatch(r"[0-9.]+", text):  # dotted numbers: only ever an IPv4 address
         try:
             ip = ipaddress.IPv4Address(text)
@@ -618,8 +620,8 @@ def _network_rules(site: dict) -> list[str]:
     for role in ROLE_GROUPS:
         for index, device in enumerate(devices.get(role) or []):
             address = _address_of(device)
-            if address is None or address.is_loopback or not subnets:
-                continue
+            if address is None or address.is_loopback or address.version != 4 or not subnets:
+                continue  # host names, tunnels (loopback) and IPv6 are not checked against IPv4 subnets
             where = f"devices.{role}[{index}].address"
             inside = [net for _i, net in subnets if address in net]
             if not inside:
