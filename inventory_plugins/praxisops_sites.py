@@ -19,7 +19,13 @@ description:
     file; C(praxis_device.credentials) names the vault variable holding them.
   - Any problem in any file fails the whole inventory with one message per problem
     (file, field path, what is wrong); no partial inventory is built.
-  - Host names are C(<site id>-<device name>).
+  - Host names are C(<site id>-<device name>); two sites whose ids and device names
+    combine to the same host name (C(abc) + C(d-ws01), C(abc-d) + C(ws01)) are an
+    error naming both files and fields, never one host for two devices.
+  - A file in O(sites_dir) named C(*.yml)/C(*.yaml) that cannot be read (a dangling
+    or looping symbolic link, a folder, a FIFO or device, no permission, more than
+    1 MiB) is an error naming it, never skipped.
+  - A Windows computer with C(port) gets it as C(ansible_port) (its WinRM HTTPS port).
 options:
   plugin:
     description: Marks this file as a praxisops sites inventory.
@@ -132,6 +138,8 @@ class InventoryModule(BaseInventoryPlugin):
                 device = entry["device"]
                 self._data.set_variable(host, "ansible_host", device["address"])
                 self._data.set_variable(host, "praxis_device", device)
+                if device.get("os") == "windows" and "port" in device:
+                    self._data.set_variable(host, "ansible_port", device["port"])
                 if device.get("vendor") == "linux" and device["role"] not in ("workplace", "server"):
                     linux_groups.add("vendor_linux")
         if self.get_option("connection_defaults"):

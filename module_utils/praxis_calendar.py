@@ -9,30 +9,41 @@ the maintenance_window role and every module that does disruptive work
 
 Terms
 -----
+closed day
+    A public holiday of the site's federal state (``holiday_categories``,
+    ``municipality``, corrected by ``holidays.add``/``holidays.remove``) or a
+    closure day of the practice (``closures``: 24 December, bridge days,
+    practice holidays). A closed day has no business time, is no working day
+    and lifts the hard floor; maintenance windows still apply.
 business time
-    The practice's business hours on a day that is not a public holiday of
-    its federal state. A range "08:00-18:00" includes its last minute (18:00);
-    maintenance time starts at 18:01, as OPS-01 writes it. Default business
+    The practice's business hours on a day that is not a closed day. A
+    range "08:00-18:00" includes its last minute (18:00); maintenance time
+    starts at 18:01, as OPS-01 writes it. Default business
     hours: Mon-Fri 08:00-18:00.
 hard floor
-    Mon-Fri 08:00-17:00 (17:00 included) on a working day (not a public
-    holiday) is never maintenance time, whatever a site file says (NET-04).
+    Mon-Fri 08:00-17:00 (17:00 included) on a day that is not a closed day
+    is never maintenance time, whatever a site file says (NET-04).
 maintenance time
     Neither business time nor the hard floor, and, when the site lists
     maintenance windows, inside one of them. A window "22:00-05:00" starts on
     each listed day at 22:00 and ends the next day at 05:00 (end excluded).
 working day
-    A day with business hours that is not a public holiday (antivirus
+    A day with business hours that is not a closed day (antivirus
     signature age is counted in these).
 
 All instants are timezone-aware; local time is the site's time zone, so
-daylight-saving changes are handled by zoneinfo.
+daylight-saving changes are handled by zoneinfo. Hours, windows and the floor
+are wall-clock times: on the spring-forward night 02:00-02:59 does not exist
+(a window inside that hour does not happen, one that overlaps it is an hour
+shorter); on the autumn night 02:00-02:59 happens twice and a window over it
+is an hour longer in elapsed time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from typing import Any, Mapping
 
 try:
@@ -53,6 +64,9 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Europe/Berlin"
 DEFAULT_BUSINESS_HOURS = {day: ["08:00-18:00"] for day in DAYS[:5]}
 HOLIDAY_CATEGORIES = ("public", "catholic")
+MUNICIPALITIES = {"Augsburg": "BY"}   # subdivisions of the holidays package below a state
+_DAY_TEXT = re.compile(r"(?:([0-9]{4})-)?([0-9]{2})-([0-9]{2})\Z")
+MAX_RANGE_DAYS = 366
 # NET-04: working hours Mon-Fri 08:00-17:00 are never maintenance time.
 HARD_FLOOR = (8 * 60, 17 * 60 + 1)
 MINUTE = dt.timedelta(minutes=1)
@@ -98,9 +112,42 @@ def _minutes(text: str, where: str, allow_24: bool = False) -> int:
 
 @functools.lru_cache(maxsize=512)
 def _holiday_table(state: str, year: int, categories: tuple[str, ...]) -> Mapping[dt.date, str]:
+    """Holidays of a state or municipality (a subdivision of the holidays package)."""
     if not HAS_HOLIDAYS:
         raise CalendarError("the Python package 'holidays' is required for the service calendar")
     return dict(_holidays.country_holidays("DE", subdiv=state, years=year, categories=categories))
+
+
+@functools.lru_cache(maxsize=128)
+def _holiday_names(subdiv: str, categories: tuple[str, ...]) -> frozenset[str]:
+    """Names the holidays package uses for a subdivision (over 28 years, so
+    movable and newer holidays are all seen)."""
+    names: set[str] = set()
+    for year in range(2020, 2048):
+        for name in _holiday_table(subdiv, year, categories).values():
+            names.update(part.strip() for part in name.split(";"))
+    return frozenset(names)
+
+
+def parse_day(text: Any, where: str) -> tuple[int | None, int, int]:
+    """'YYYY-MM-DD' -> (year, month, day); 'MM-DD' (every year) -> (None, month, day)."""
+    match = _DAY_TEXT.match(text) if isinstance(text, str) else None
+    if not match:
+        raise CalendarError(f"{where}: {text!r} is not a day YYYY-MM-DD or MM-DD")
+    year = int(match.group(1)) if match.group(1) else None
+    month, day = int(match.group(2)), int(match.group(3))
+    try:
+        dt.date(year or 2000, month, day)
+    except ValueError:
+        raise CalendarError(f"{where}: {text!r} is not a day of the calendar") from None
+    return year, month, day
+
+
+def _day_in(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:  # 02-29 outside leap years
+        return None
 
 
 @functools.lru_cache(maxsize=64)
@@ -131,6 +178,23 @@ class SiteCalendar:
             if category not in HOLIDAY_CATEGORIES:
                 raise CalendarError(f"{where}: holiday_categories: unknown category {category!r}")
         self.categories = tuple(sorted(set(categories) | {"public"}))
+        municipality = site.get("municipality")
+        if municipality is not None:
+            if MUNICIPALITIES.get(municipality) is None:
+                raise CalendarError(f"{where}: municipality: {municipality!r} is not known to the holidays package "
+                                    f"({', '.join(MUNICIPALITIES)}); add its holidays with holidays.add")
+            if MUNICIPALITIES[municipality] != state:
+                raise CalendarError(f"{where}: municipality: {municipality} lies in {MUNICIPALITIES[municipality]}, "
+                                    f"not in state {state}")
+        self.subdiv = municipality or state
+        if self.categories != ("public",):
+            extra = _holiday_names(self.subdiv, self.categories) - _holiday_names(self.subdiv, ("public",))
+            if not extra:
+                added = ", ".join(c for c in self.categories if c != "public")
+                raise CalendarError(f"{where}: holiday_categories: {added} adds no holiday in {self.subdiv}")
+        self._parse_holidays(site.get("holidays") or {}, where)
+        self._parse_closures(site.get("closures") or [], where)
+        self._closed_cache: dict[int, dict[dt.date, tuple[str, str]]] = {}
 
         hours = site.get("business_hours")
         if hours is None:
@@ -170,14 +234,114 @@ class SiteCalendar:
                     raise CalendarError(f"{field}.days: unknown weekday {day!r}")
                 self.windows.append((DAYS.index(day), start, length))
 
+    def _parse_holidays(self, corrections: Mapping[str, Any], where: str) -> None:
+        if not isinstance(corrections, Mapping):
+            raise CalendarError(f"{where}: holidays must be a mapping with add and remove")
+        self.holiday_add: list[tuple[int | None, int, int, str]] = []
+        for index, entry in enumerate(corrections.get("add") or []):
+            field = f"{where}: holidays.add[{index}]"
+            if not isinstance(entry, Mapping) or not entry.get("name"):
+                raise CalendarError(f"{field} must have date and name")
+            self.holiday_add.append((*parse_day(entry.get("date"), f"{field}.date"), str(entry["name"])))
+        self.holiday_remove_days: list[tuple[int | None, int, int]] = []
+        self.holiday_remove_names: set[str] = set()
+        known = None
+        for index, entry in enumerate(corrections.get("remove") or []):
+            field = f"{where}: holidays.remove[{index}]"
+            if isinstance(entry, str) and entry[:1].isdigit():
+                year, month, day = parse_day(entry, field)
+                years = [year] if year else range(2020, 2048)
+                if not any(self._table(y).get(_day_in(y, month, day)) for y in years):
+                    raise CalendarError(f"{field}: {entry!r} is no holiday in {self.subdiv}, nothing to remove")
+                self.holiday_remove_days.append((year, month, day))
+            else:
+                known = known if known is not None else _holiday_names(self.subdiv, self.categories)
+                if entry not in known:
+                    raise CalendarError(f"{field}: {entry!r} is no holiday in {self.subdiv} "
+                                        f"(known: {', '.join(sorted(known))})")
+                self.holiday_remove_names.add(entry)
+
+    def _parse_closures(self, closures: list[Any], where: str) -> None:
+        self.closures: list[tuple[tuple[int | None, int, int], tuple[int | None, int, int], str]] = []
+        for index, entry in enumerate(closures):
+            field = f"{where}: closures[{index}]"
+            if not isinstance(entry, Mapping) or not entry.get("reason"):
+                raise CalendarError(f"{field} needs a reason")
+            if "date" in entry:
+                if "from" in entry or "to" in entry:
+                    raise CalendarError(f"{field}: give date, or from and to, not both")
+                first = last = parse_day(entry["date"], f"{field}.date")
+            elif "from" in entry and "to" in entry:
+                first = parse_day(entry["from"], f"{field}.from")
+                last = parse_day(entry["to"], f"{field}.to")
+                if (first[0] is None) != (last[0] is None):
+                    raise CalendarError(f"{field}: from and to must both have a year or both have none")
+                if first[0] is not None:
+                    start, end = dt.date(*first), dt.date(*last)  # type: ignore[arg-type]
+                    if end < start:
+                        raise CalendarError(f"{field}: to {entry['to']} is before from {entry['from']}")
+                    if (end - start).days >= MAX_RANGE_DAYS:
+                        raise CalendarError(f"{field}: {(end - start).days + 1} days; a closure is at most a year "
+                                            "(a mistyped year?)")
+            else:
+                raise CalendarError(f"{field} needs date, or from and to")
+            self.closures.append((first, last, str(entry["reason"])))
+
     # -- days ------------------------------------------------------------------
+    def _table(self, year: int) -> Mapping[dt.date, str]:
+        return _holiday_table(self.subdiv, year, self.categories)
+
+    def _closed_days(self, year: int) -> dict[dt.date, tuple[str, str]]:
+        """{day: (kind, name)} of one year: kind 'holiday' or 'closure'."""
+        cached = self._closed_cache.get(year)
+        if cached is not None:
+            return cached
+        days: dict[dt.date, tuple[str, str]] = {}
+        for day, name in self._table(year).items():
+            names = [part.strip() for part in name.split(";")]
+            kept = [n for n in names if n not in self.holiday_remove_names]
+            if kept and not any((y in (None, year)) and (m, d) == (day.month, day.day)
+                                for y, m, d in self.holiday_remove_days):
+                days[day] = ("holiday", "; ".join(kept))
+        for y, m, d, name in self.holiday_add:
+            day = _day_in(year, m, d) if y in (None, year) else None
+            if day is not None:
+                days[day] = ("holiday", name)
+        for first, last, reason in self.closures:
+            if first[0] is None:  # every year; may cross New Year (12-27 to 01-02)
+                spans = []
+                for y in (year - 1, year):
+                    start = _day_in(y, first[1], first[2]) or dt.date(y, 3, 1)
+                    end_year = y if (last[1], last[2]) >= (first[1], first[2]) else y + 1
+                    end = _day_in(end_year, last[1], last[2]) or dt.date(end_year, 2, 28)
+                    spans.append((start, end))
+            else:
+                spans = [(dt.date(*first), dt.date(*last))]  # type: ignore[arg-type]
+            for start, end in spans:
+                day = max(start, dt.date(year, 1, 1))
+                while day <= end and day.year == year:
+                    days.setdefault(day, ("closure", reason))
+                    day += dt.timedelta(days=1)
+        self._closed_cache[year] = days
+        return days
+
     def holiday(self, day: dt.date) -> str | None:
-        """Name of the public holiday on that day in the site's state, or None."""
-        return _holiday_table(self.state, day.year, self.categories).get(day)
+        """Name of the public holiday on that day for the site, or None."""
+        entry = self._closed_days(day.year).get(day)
+        return entry[1] if entry and entry[0] == "holiday" else None
+
+    def closure(self, day: dt.date) -> str | None:
+        """Reason the practice is closed that day (site file: closures), or None."""
+        entry = self._closed_days(day.year).get(day)
+        return entry[1] if entry and entry[0] == "closure" else None
+
+    def closed(self, day: dt.date) -> bool:
+        """A public holiday or a closure day."""
+        return day in self._closed_days(day.year)
 
     def is_working_day(self, day: dt.date) -> bool:
-        """The practice has business hours that day and it is no public holiday."""
-        return bool(self.business[day.weekday()]) and self.holiday(day) is None
+        """The practice has business hours that day and it is not a closed day."""
+        return bool(self.business[day.weekday()]) and not self.closed(day)
 
     # -- instants --------------------------------------------------------------
     def local(self, when: Any) -> dt.datetime:
@@ -185,15 +349,15 @@ class SiteCalendar:
 
     def business_time(self, when: Any) -> bool:
         local = self.local(when)
-        if self.holiday(local.date()) is not None:
+        if self.closed(local.date()):
             return False
         minute = local.hour * 60 + local.minute
         return any(start <= minute < end for start, end in self.business[local.weekday()])
 
     def hard_floor(self, when: Any) -> bool:
-        """Mon-Fri 08:00-17:00 of a day that is no public holiday (NET-04)."""
+        """Mon-Fri 08:00-17:00 of a day that is not a closed day (NET-04)."""
         local = self.local(when)
-        if local.weekday() >= 5 or self.holiday(local.date()) is not None:
+        if local.weekday() >= 5 or self.closed(local.date()):
             return False
         return HARD_FLOOR[0] <= local.hour * 60 + local.minute < HARD_FLOOR[1]
 
@@ -291,6 +455,7 @@ class SiteCalendar:
         local = self.local(when)
         window = self.next_maintenance_window(local)
         holiday = self.holiday(local.date())
+        closure = self.closure(local.date())
         business = self.business_time(local)
         floor = self.hard_floor(local)
         maintenance = not business and not floor and self.in_window(local)
@@ -309,6 +474,7 @@ class SiteCalendar:
             "maintenance_time": maintenance,
             "reason": reason,
             "holiday": holiday,
+            "closure": closure,
             "next_window": None if window is None else {"start": window[0].isoformat(), "end": window[1].isoformat()},
         }
 

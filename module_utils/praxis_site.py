@@ -13,10 +13,14 @@ complete list of sites or raises ``SiteError`` listing every problem as
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import errno
+import ipaddress
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -61,48 +65,373 @@ class SiteError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in the site files:\n{text}")
 
 
-# -- YAML: safe, fast, strict ------------------------------------------------------
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# -- YAML: safe, fast, strict, bounded -----------------------------------------------
+# Limits on what one site file may be. A practice with 500 devices is about
+# 100 KiB and 20,000 YAML values at depth 5; anything far beyond is a mistake or
+# an attack ("billion laughs": a few lines of aliases that expand to 10^9 values
+# when a validator walks them), and must fail at once instead of taking
+# minutes and gigabytes.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_ALIASES = 2000
+MAX_VALUES = 200_000          # YAML values after expanding every alias
+
+try:  # libyaml's event parser: the fast path (no recursion in C, so no stack to overflow)
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - pure-Python parser, same rules
+    _Parser = None
 
 
-class _SiteLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe YAML loader that rejects duplicate keys and reads 22:00 as text
-    (YAML 1.1 would read it as the sexagesimal number 1320)."""
+class SiteLimitError(yaml.YAMLError):
+    """A site file exceeds a size limit; ``problem_mark`` is where."""
+
+    def __init__(self, problem: str, mark=None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+class _BoundedComposer(yaml.composer.Composer):
+    """PyYAML's composer with limits, fed by libyaml's events.
+
+    libyaml's own composer recurses in C (a file of 100,000 '[' crashes the
+    process) and hands back a graph whose aliases are shared; both are
+    checked here while the graph is built: nesting depth (aliases count with
+    the depth of what they stand for), number of aliases, and the number of
+    values the document has once every alias is expanded. An alias to a node
+    that is still open (a recursive structure) is refused too."""
+
+    def compose_document(self):
+        self._depth = 0
+        self._deepest = 0
+        self._values = 0
+        self._alias_count = 0
+        self._measured: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded values, height)
+        return super().compose_document()
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            mark = self.peek_event().start_mark
+            node = super().compose_node(parent, index)
+            self._alias_count += 1
+            if self._alias_count > MAX_ALIASES:
+                raise SiteLimitError(f"more than {MAX_ALIASES} aliases (*name) in one file", mark)
+            measured = self._measured.get(id(node))
+            if measured is None:
+                raise SiteLimitError("the alias refers to a value that contains it (a recursive structure)", mark)
+            values, height = measured
+            self._add_values(values, mark)
+            self._deepen(self._depth + height, mark)
+            return node
+        mark = self.peek_event().start_mark
+        self._depth += 1
+        self._deepen(self._depth, mark)
+        outer_deepest, self._deepest = self._deepest, self._depth
+        before = self._values
+        node = super().compose_node(parent, index)
+        self._add_values(1, mark)
+        height = self._deepest - self._depth + 1
+        self._measured[id(node)] = (self._values - before, height)
+        self._deepest = max(outer_deepest, self._deepest)
+        self._depth -= 1
+        return node
+
+    def _add_values(self, count: int, mark) -> None:
+        self._values += count
+        if self._values > MAX_VALUES:
+            raise SiteLimitError(f"the document expands to more than {MAX_VALUES} values "
+                                 "(aliases that repeat aliases?)", mark)
+
+    def _deepen(self, depth: int, mark) -> None:
+        self._deepest = max(self._deepest, depth)
+        if depth > MAX_DEPTH:
+            raise SiteLimitError(f"nested deeper than {MAX_DEPTH} levels", mark)
+
+
+if _Parser is not None:
+    class _SiteLoader(_BoundedComposer, _Parser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """Safe YAML loader (libyaml events, bounded composer, safe constructor)
+        that rejects duplicate keys, accepts merge keys and reads 22:00 and
+        2026-12-24 as text (YAML 1.1 would read the sexagesimal number 1320
+        and a date object)."""
+
+        def __init__(self, stream) -> None:
+            _Parser.__init__(self, stream)
+            _BoundedComposer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+else:  # pragma: no cover
+    class _SiteLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, _BoundedComposer,  # type: ignore[no-redef]
+                      yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        def __init__(self, stream) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            _BoundedComposer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
 
 
 _SiteLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers
-            if not (tag == "tag:yaml.org,2002:int" and ":" in regexp.pattern)]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+            if not (tag == "tag:yaml.org,2002:int" and ":" in regexp.pattern)
+            and tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
 }
 _SiteLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
     re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
     list("-+0123456789"))
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
 
 def _construct_mapping(loader, node, deep=False):
+    """Duplicate keys written in one mapping are an error; keys brought in by a
+    merge key (``<<: *defaults``) may be overridden by keys written beside it,
+    as YAML 1.1 defines."""
     seen: dict[Any, Any] = {}
     for key_node, _value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
+        if key_node.tag == _MERGE_TAG:
+            key: Any = "<<"
+        else:
+            key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.get(key)
+        except TypeError:  # an unhashable key: SafeConstructor names it below
+            continue
+        if first is not None:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+                None, None, f"duplicate key {key!r} (first at line {first + 1})", key_node.start_mark)
         seen[key] = key_node.start_mark.line
     return loader.construct_mapping_plain(node, deep=deep)
 
 
-_SiteLoader.construct_mapping_plain = _BaseLoader.construct_mapping  # type: ignore[attr-defined]
+_SiteLoader.construct_mapping_plain = yaml.constructor.SafeConstructor.construct_mapping  # type: ignore[attr-defined]
 _SiteLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def read_yaml(path: Path) -> Any:
-    with open(path, "rb") as handle:
-        return yaml.load(handle, Loader=_SiteLoader)  # noqa: S506 - a SafeLoader subclass
+class SiteFileError(OSError):
+    """A site file that cannot be read as one: the message says why."""
+
+
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(mode: int) -> str | None:
+    for test, kind in _FILE_KINDS:
+        if test(mode):
+            return f"is {kind}, not a regular file"
+    return None if stat.S_ISREG(mode) else "is not a regular file"
+
+
+def read_site_bytes(path: Path | str) -> bytes:
+    """The bytes of one site file, or SiteFileError saying why not: a dangling
+    or looping symbolic link, a folder, a FIFO or device (never opened, so
+    nothing blocks), no permission, or more than MAX_FILE_BYTES."""
+    path = os.fspath(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise SiteFileError(f"is a symbolic link to '{os.readlink(path)}', which does not exist") from None
+        raise SiteFileError("does not exist (removed while reading?)") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SiteFileError("is a symbolic link that loops (it points back to itself)") from None
+        raise SiteFileError(f"cannot be read: {exc.strerror}") from None
+    kind = _not_regular(info.st_mode)
+    if kind:
+        raise SiteFileError(kind)
+    if info.st_size > MAX_FILE_BYTES:
+        raise SiteFileError(f"is {info.st_size} bytes; a site file may have at most {MAX_FILE_BYTES}")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except PermissionError:
+        raise SiteFileError(f"cannot be read: permission denied for user id {os.geteuid()}") from None
+    except OSError as exc:
+        raise SiteFileError(f"cannot be read: {exc.strerror}") from None
+    try:
+        kind = _not_regular(os.fstat(fd).st_mode)  # replaced since the check above
+        if kind:
+            raise SiteFileError(kind)
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except SiteFileError:
+        raise
+    except OSError as exc:
+        raise SiteFileError(f"cannot be read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        raise SiteFileError(f"is more than {MAX_FILE_BYTES} bytes, the most a site file may have")
+    return b"".join(chunks)
+
+
+def parse_yaml(data: bytes | str) -> Any:
+    loader = _SiteLoader(data)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: Path | str) -> Any:
+    return parse_yaml(read_site_bytes(path))
+
+
+# -- formats: values checked by real parsers ----------------------------------------
+# Each check returns None for a good value or says what is wrong. The schema
+# names them in "format"; both validators (fastjsonschema for speed, jsonschema
+# for the wording) use these same functions.
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+_DAY = re.compile(r"(?:([0-9]{4})-)?([0-9]{2})-([0-9]{2})\Z")
+
+
+def _ip_problem(ip) -> str | None:
+    """Why an IP address cannot be a device's (host) address, or None."""
+    if ip.is_unspecified:
+        return "is the unspecified address, not a host"
+    if ip.is_multicast:
+        return "is a multicast address, not a host"
+    if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "is the broadcast address, not a host"
+    if ip.is_reserved:
+        return "is in a reserved range, not a usable host address"
+    return None
+
+
+def check_host_address(value: str) -> str | None:
+    """An IPv4 or IPv6 host address or a DNS host name, without port or scheme."""
+    text = value.strip()
+    if text != value or not text:
+        return "has blanks around it" if text else "is empty"
+    if "://" in text:
+        return "is a URL: write only the host name or address"
+    if re.fullmatch(r"[0-9.]+", text):  # dotted numbers: only ever an IPv4 address
+        try:
+            ip = ipaddress.IPv4Address(text)
+        except ValueError as exc:
+            return f"is not an IPv4 address ({exc})"
+        return _ip_problem(ip)
+    if ":" in text:
+        try:
+            ip6 = ipaddress.IPv6Address(text.strip("[]") if text.startswith("[") else text)
+        except ValueError:
+            head, _sep, tail = text.rpartition(":")
+            if tail.isdigit():
+                return f"contains a port (':{tail}'): write address: {head.strip('[]')} and port: {tail}"
+            return "is not an IPv4/IPv6 address or host name"
+        if text.startswith("["):
+            return "is written with brackets: write the IPv6 address alone"
+        return _ip_problem(ip6)
+    if "/" in text:
+        return "is a network or URL, not a host address"
+    if len(text) > 253:
+        return "is longer than 253 characters, too long for a host name"
+    labels = text.rstrip(".").lower().split(".")
+    for label in labels:
+        if not _DNS_LABEL.match(label):
+            return (f"is not a host name: label '{label}' must be 1-63 letters, digits or dashes, "
+                    "not starting or ending with a dash")
+    if labels[-1].isdigit():
+        return "is not a host name (its last label is a number) nor an IPv4 address"
+    return None
+
+
+def check_ipv4_network(value: str) -> str | None:
+    """An IPv4 network in CIDR form with no host bits set (192.168.10.0/24)."""
+    if "/" not in value:
+        return "must be a network with prefix length, e.g. 192.168.10.0/24"
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError as exc:
+        return f"is not an IPv4 network ({exc})"
+    if str(net) != value:
+        if net.network_address != ipaddress.IPv4Address(value.split("/")[0]):
+            return f"has host bits set: the network is {net}"
+        return f"is not written canonically: write {net}"
+    if net.prefixlen < 8 or net.prefixlen > 30:
+        return f"prefix /{net.prefixlen} is not a practice subnet (allowed /8 to /30)"
+    return _ip_problem(net.network_address) if not net.network_address.is_private else None
+
+
+def check_ipv4_host(value: str) -> str | None:
+    """An IPv4 host address (a gateway)."""
+    try:
+        ip = ipaddress.IPv4Address(value)
+    except ValueError as exc:
+        return f"is not an IPv4 address ({exc})"
+    return _ip_problem(ip) or ("is a loopback address, not a gateway" if ip.is_loopback else None)
+
+
+def check_day(value: str) -> str | None:
+    """A calendar day: YYYY-MM-DD once, or MM-DD every year (02-29 in leap years)."""
+    match = _DAY.match(value)
+    if not match:
+        return "must be a day YYYY-MM-DD (once) or MM-DD (every year)"
+    year = int(match.group(1)) if match.group(1) else 2000  # 2000 is a leap year: 02-29 is a day
+    try:
+        dt.date(year, int(match.group(2)), int(match.group(3)))
+    except ValueError as exc:
+        return f"is not a day of the calendar ({exc})"
+    return None
+
+
+def check_holiday_ref(value: str) -> str | None:
+    """A day (see check_day) or the name of a holiday as the holidays package writes it."""
+    if re.match(r"[0-9]", value):
+        return check_day(value)
+    if not value.strip() or any(ord(c) < 32 for c in value):
+        return "must be a day (MM-DD or YYYY-MM-DD) or the name of a holiday"
+    return None
+
+
+FORMATS = {
+    "praxis-host-address": check_host_address,
+    "praxis-ipv4-network": check_ipv4_network,
+    "praxis-ipv4-host": check_ipv4_host,
+    "praxis-day": check_day,
+    "praxis-holiday-ref": check_holiday_ref,
+}
+
+
+class _FormatProblem(ValueError):
+    pass
+
+
+def _raising(check):
+    def checker(value):
+        if isinstance(value, str):
+            problem = check(value)
+            if problem:
+                raise _FormatProblem(problem)
+        return True
+    return checker
+
+
+def _boolean(check):
+    return lambda value: not isinstance(value, str) or check(value) is None
 
 
 # -- schema ------------------------------------------------------------------------
 _VALIDATORS: dict[str, Any] = {}
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def _whole_value_pattern(validator, pattern, instance, schema):
+    """``pattern`` with every ``$`` meaning the end of the value: in Python ``$``
+    also matches before a trailing newline, so ``id: "huber\n"`` would pass
+    ``^[a-z]+$``. fastjsonschema does the same substitution."""
+    if isinstance(instance, str) and not re.search(_UNESCAPED_DOLLAR.sub(r"\\Z", pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 def _validator(schema_path: Path):
@@ -113,10 +442,17 @@ def _validator(schema_path: Path):
             raise SiteError(["the Python package 'jsonschema' is required to validate site files"])
         with open(schema_path, encoding="utf-8") as handle:
             schema = json.load(handle)
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        fast = fastjsonschema.compile(schema, use_default=False) if fastjsonschema else None
-        _VALIDATORS[key] = (fast, cls(schema))
+        base = jsonschema.validators.validator_for(schema)
+        base.check_schema(schema)
+        cls = jsonschema.validators.extend(base, {"pattern": _whole_value_pattern})
+        checker = jsonschema.FormatChecker(formats=())
+        for name, check in FORMATS.items():
+            checker.checks(name, raises=_FormatProblem)(_raising(check))
+        fast = None
+        if fastjsonschema:
+            formats = {name: _boolean(check) for name, check in FORMATS.items()}
+            fast = fastjsonschema.compile(schema, use_default=False, formats=formats)
+        _VALIDATORS[key] = (fast, cls(schema, format_checker=checker))
     return _VALIDATORS[key]
 
 
@@ -151,6 +487,9 @@ def _describe(error) -> tuple[str, str]:
         wanted = error.validator_value
         wanted = wanted if isinstance(wanted, str) else " or ".join(wanted)
         return field_path(path), f"expected {wanted}, got {type(value).__name__} {value!r}"
+    if kind == "format":
+        cause = getattr(error, "cause", None)
+        return field_path(path), f"{value!r} {cause}" if cause else f"{value!r} is not a valid {error.validator_value}"
     if kind == "pattern":
         hints = {
             "vault_": "must name a vault variable (vault_<name>: lower-case letters, digits, underscores)",
@@ -175,20 +514,130 @@ def schema_problems(data: Any, schema_path: Path = SCHEMA_PATH) -> list[str]:
         try:
             fast(data)
             return []
-        except fastjsonschema.JsonSchemaException:
-            pass  # jsonschema below names every problem in words
+        except fastjsonschema.JsonSchemaException as exc:
+            fast_error = exc  # jsonschema below names every problem in words
+    else:
+        fast_error = None
     problems = []
     for error in sorted(explaining.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         where, what = _describe(error)
         problems.append(f"{where}: {what}")
+    if fast_error is not None and not problems:
+        # the two validators must never disagree into accepting a file
+        name = str(getattr(fast_error, "name", "data"))
+        problems.append(f"{name.replace('data.', '', 1).replace('data', '(top level)', 1)}: {fast_error.message}")
     return problems
 
 
 # -- rules the schema cannot express ------------------------------------------------
+# How each vendor is driven, and which roles it can fill (module_utils/praxis_driver_<vendor>).
+VENDOR_PROTOCOL = {"opnsense": "https", "synology": "https", "lancom": "ssh", "linux": "ssh"}
+VENDOR_ROLES = {
+    "opnsense": ("firewalls",),
+    "lancom": ("firewalls", "access_points", "switches"),
+    "synology": ("nas",),
+    "linux": ("firewalls", "nas"),
+}
+# well-known ports and what speaks on them; a device whose protocol differs is a contradiction
+WELL_KNOWN_PORTS = {22: "ssh", 80: "http", 443: "https", 3389: "rdp", 5000: "http", 5001: "https",
+                    5985: "winrm-http", 5986: "winrm-https"}
+PORT_FITS = {"https": {"https"}, "ssh": {"ssh"}, "winrm-https": {"winrm-https", "https"}}
+UPLINK_ROLES = ("firewalls", "switches", "access_points")
+APPLE = re.compile(r"\bapple\b", re.IGNORECASE)
+
+
+def device_protocol(role: str, device: dict) -> str:
+    """How the controller talks to a device: https, ssh or winrm-https (Windows);
+    Linux and macOS computers are never contacted (ssh names their remote login)."""
+    if role in NETWORK_ROLES:
+        return VENDOR_PROTOCOL[device["vendor"]]
+    return "winrm-https" if device.get("os", "windows") == "windows" else "ssh"
+
+
+def _device_rules(role: str, index: int, device: dict) -> list[str]:
+    """Fields of one device that contradict each other."""
+    problems = []
+    where = f"devices.{role}[{index}]"
+    protocol = device_protocol(role, device)
+    port = device.get("port")
+    spoken = WELL_KNOWN_PORTS.get(port)
+    if spoken and spoken not in PORT_FITS[protocol]:
+        if role in NETWORK_ROLES:
+            what = f"{device['vendor']} devices are managed over {protocol.upper()}"
+        elif protocol == "winrm-https":
+            what = "Windows computers are managed over WinRM with HTTPS (5986 or another port)"
+        else:
+            what = f"os {device.get('os')} computers are not Windows (never WinRM)"
+        problems.append(f"{where}.port: port {port} is the {spoken.upper()} port, but {what}")
+    if role in NETWORK_ROLES:
+        vendor = device["vendor"]
+        if role not in VENDOR_ROLES[vendor]:
+            possible = ", ".join(VENDOR_ROLES[vendor])
+            problems.append(f"{where}.vendor: {vendor} cannot be one of the {role} (a {vendor} device is one of: "
+                            f"{possible})")
+        if protocol != "https":
+            for key in ("validate_certs", "ca_path"):
+                if key in device:
+                    problems.append(f"{where}.{key}: {vendor} devices are managed over SSH; {key} is for HTTPS "
+                                    "devices (opnsense, synology)")
+        elif device.get("validate_certs") is False and device.get("ca_path"):
+            problems.append(f"{where}.ca_path: a CA is given but validate_certs is false (one of them is wrong)")
+    else:
+        if "os" not in device and (APPLE.search(str(device.get("vendor", "")))
+                                   or re.search(r"\b(mac|imac|macbook)", str(device.get("model", "")), re.I)):
+            problems.append(f"{where}.os: missing, so windows is assumed, but the computer is a Mac "
+                            f"({device.get('vendor', '')} {device.get('model', '')}".rstrip() +
+                            "): write os: macos (or os: windows for a Mac that runs Windows)")
+    return problems
+
+
+def _address_of(device: dict):
+    try:
+        return ipaddress.ip_address(device["address"])
+    except ValueError:
+        return None  # a host name
+
+
+def _network_rules(site: dict) -> list[str]:
+    problems = []
+    networks = site.get("networks") or {}
+    subnets: list[tuple[int, Any]] = []
+    for index, vlan in enumerate(networks.get("vlans") or []):
+        where = f"networks.vlans[{index}]"
+        subnet = ipaddress.IPv4Network(vlan["subnet"], strict=False) if "subnet" in vlan else None
+        if subnet is not None:
+            for other_index, other in subnets:
+                if subnet.overlaps(other):
+                    problems.append(f"{where}.subnet: {subnet} overlaps networks.vlans[{other_index}].subnet {other}")
+            subnets.append((index, subnet))
+        if "gateway" in vlan and subnet is not None:
+            gateway = ipaddress.IPv4Address(vlan["gateway"])
+            if gateway not in subnet:
+                problems.append(f"{where}.gateway: {gateway} is outside the VLAN's subnet {subnet}")
+            elif gateway in (subnet.network_address, subnet.broadcast_address):
+                problems.append(f"{where}.gateway: {gateway} is the network or broadcast address of {subnet}")
+    devices = site.get("devices") or {}
+    for role in ROLE_GROUPS:
+        for index, device in enumerate(devices.get(role) or []):
+            address = _address_of(device)
+            if address is None or address.is_loopback or address.version != 4 or not subnets:
+                continue  # host names, tunnels (loopback) and IPv6 are not checked against IPv4 subnets
+            where = f"devices.{role}[{index}].address"
+            inside = [net for _i, net in subnets if address in net]
+            if not inside:
+                listed = ", ".join(str(net) for _i, net in subnets)
+                problems.append(f"{where}: {address} is in none of the site's networks ({listed})")
+            elif any(address in (net.network_address, net.broadcast_address) for net in inside):
+                problems.append(f"{where}: {address} is the network or broadcast address of {inside[0]}")
+    return problems
+
+
 def _site_rules(site: dict) -> list[str]:
     problems = []
     devices = site.get("devices") or {}
     names: dict[str, str] = {}
+    roles: dict[str, str] = {}
+    windows_workplaces = set()
     workplaces = set()
     for role in ROLE_GROUPS:
         for index, device in enumerate(devices.get(role) or []):
@@ -197,25 +646,53 @@ def _site_rules(site: dict) -> list[str]:
             if name in names:
                 problems.append(f"{where}: device name '{name}' is used twice in this site (also {names[name]})")
             names[name] = f"devices.{role}[{index}]"
+            roles.setdefault(name, role)
+            host = host_name(site["id"], name)
+            if len(host) > 63:
+                problems.append(f"{where}: host name '{host}' is {len(host)} characters; a DNS label has at most 63 "
+                                "(shorten the site id or the device name)")
             if role == "workplaces":
                 workplaces.add(name)
+                if device.get("os", "windows") == "windows":
+                    windows_workplaces.add(name)
+            problems.extend(_device_rules(role, index, device))
+    vlan_ids = [v["id"] for v in (site.get("networks") or {}).get("vlans") or []]
     for role in ROLE_GROUPS:
         for index, device in enumerate(devices.get(role) or []):
             uplink = device.get("uplink")
-            if uplink and uplink not in names:
-                problems.append(f"devices.{role}[{index}].uplink: '{uplink}' is not a device of this site")
+            where = f"devices.{role}[{index}].uplink"
+            if uplink == device["name"]:
+                problems.append(f"{where}: a device cannot be its own uplink")
+            elif uplink and uplink not in names:
+                problems.append(f"{where}: '{uplink}' is not a device of this site")
+            elif uplink and roles[uplink] not in UPLINK_ROLES:
+                problems.append(f"{where}: '{uplink}' is one of the {roles[uplink]}; an uplink is a firewall, "
+                                "switch or access point")
+            for vindex, vlan in enumerate(device.get("vlans") or []):
+                if vlan_ids and vlan not in vlan_ids:
+                    problems.append(f"devices.{role}[{index}].vlans[{vindex}]: VLAN {vlan} is not in networks.vlans")
     pilot = site.get("pilot")
-    if pilot is not None and pilot not in workplaces:
-        choices = ", ".join(sorted(workplaces)) or "none defined"
-        problems.append(f"pilot: '{pilot}' is not one of the site's workplaces ({choices})")
+    if pilot is not None and pilot not in windows_workplaces:
+        choices = ", ".join(sorted(windows_workplaces)) or "none defined"
+        if pilot in workplaces:
+            problems.append(f"pilot: '{pilot}' is not a Windows workplace and is never patched; the pilot must be "
+                            f"one of the site's Windows workplaces ({choices})")
+        else:
+            problems.append(f"pilot: '{pilot}' is not one of the site's workplaces ({choices})")
+    for index, contact in enumerate(site.get("contacts") or []):
+        if contact.get("alerts") is False and "priorities" in contact:
+            problems.append(f"contacts[{index}].priorities: set, but alerts is false (this contact gets no alerts)")
     networks = site.get("networks") or {}
-    vlan_ids = [v["id"] for v in networks.get("vlans") or []]
     for index, vlan_id in enumerate(vlan_ids):
         if vlan_ids.index(vlan_id) != index:
             problems.append(f"networks.vlans[{index}].id: VLAN {vlan_id} is defined twice")
     for index, wlan in enumerate(networks.get("wlans") or []):
         if vlan_ids and wlan["vlan"] not in vlan_ids:
             problems.append(f"networks.wlans[{index}].vlan: VLAN {wlan['vlan']} is not in networks.vlans")
+        if len(wlan["ssid"].encode("utf-8")) > 32:
+            problems.append(f"networks.wlans[{index}].ssid: {wlan['ssid']!r} is "
+                            f"{len(wlan['ssid'].encode('utf-8'))} bytes in UTF-8; an SSID has at most 32")
+    problems.extend(_network_rules(site))
     try:
         SiteCalendar(site)
     except CalendarError as exc:
@@ -231,11 +708,23 @@ def host_name(site_id: str, device_name: str) -> str:
     return f"{site_id}-{device_name}"
 
 
+FIXED_GROUPS = ("firewalls", "access_points", "switches", "nas", "workplaces", "servers", "pilot",
+                "network_devices", "windows", "not_managed")
+
+
 def site_files(directory: Path) -> list[Path]:
+    """Every entry of the folder that is meant as a site file (name ends in .yml
+    or .yaml in any case, not hidden), whatever it is: a folder, FIFO or broken
+    link named like a site file is reported by load_site, never skipped."""
+    directory = Path(directory)
     if not directory.is_dir():
         raise SiteError([f"{directory}: the sites folder does not exist"])
-    return sorted(p for p in directory.iterdir()
-                  if p.suffix in SITE_SUFFIXES and p.is_file() and not p.name.startswith("."))
+    try:
+        names = os.listdir(directory)
+    except OSError as exc:
+        raise SiteError([f"{directory}: the sites folder cannot be read: {exc.strerror}"]) from None
+    return sorted(directory / name for name in names
+                  if name.lower().endswith(SITE_SUFFIXES) and not name.startswith("."))
 
 
 def load_site(path: Path, label: str | None = None) -> tuple[dict | None, list[str]]:
@@ -243,19 +732,37 @@ def load_site(path: Path, label: str | None = None) -> tuple[dict | None, list[s
     label = label or str(path)
     try:
         data = read_yaml(path)
+    except SiteFileError as exc:
+        return None, [f"{label}: {exc}"]
+    except SiteLimitError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        return None, [f"{label}: {where}too large: {exc.problem}"]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
         problem = getattr(exc, "problem", None) or str(exc)
         return None, [f"{label}: {where}: not valid YAML: {problem}"]
-    except OSError as exc:
-        return None, [f"{label}: cannot be read: {exc.strerror}"]
+    except RecursionError:  # pragma: no cover - MAX_DEPTH stops far earlier
+        return None, [f"{label}: too large: nested too deeply"]
     if not isinstance(data, dict):
         return None, [f"{label}: (top level): expected a mapping of site fields, got {type(data).__name__}"]
     problems = schema_problems(data)
     if not problems:
         problems = _site_rules(data)
     return (data if not problems else None), [f"{label}: {p}" for p in problems]
+
+
+def _endpoint(role: str, device: dict) -> tuple[str, int | None]:
+    """(normalised address, port the controller uses or None if never contacted)."""
+    address = _address_of(device)
+    text = str(address) if address is not None else device["address"].lower().rstrip(".")
+    if role not in NETWORK_ROLES and device.get("os", "windows") != "windows":
+        return text, None
+    default = {"https": 443, "ssh": 22, "winrm-https": 5986}[device_protocol(role, device)]
+    if role in NETWORK_ROLES and device["vendor"] == "synology":
+        default = 5001
+    return text, device.get("port") or default
 
 
 def load_sites(directory: Path, base: Path | None = None) -> list[dict]:
@@ -265,7 +772,9 @@ def load_sites(directory: Path, base: Path | None = None) -> list[dict]:
     sites: list[dict] = []
     problems: list[str] = []
     ids: dict[str, str] = {}
-    addresses: dict[str, str] = {}
+    endpoints: dict[str, list[tuple[int | None, str]]] = {}
+    hosts: dict[str, str] = {}
+    groups: dict[str, str] = {group: "the praxisops inventory" for group in FIXED_GROUPS}
     for path in site_files(directory):
         label = os.path.relpath(path, base)
         site, file_problems = load_site(path, label)
@@ -276,16 +785,37 @@ def load_sites(directory: Path, base: Path | None = None) -> list[dict]:
             problems.append(f"{label}: id: site id '{site['id']}' is already used by {ids[site['id']]}")
             continue
         ids[site["id"]] = label
+        site_group = "site_" + group_name(site["id"])
+        if site_group in groups:
+            problems.append(f"{label}: id: group {site_group} is already {groups[site_group]}")
+        groups[site_group] = f"the group of {label}"
         for role in ROLE_GROUPS:
             for index, device in enumerate(site["devices"].get(role) or []):
-                key = f"{device['address'].lower()}:{device.get('port', '')}"
-                where = f"{label}: devices.{role}[{index}].address"
-                if key in addresses:
-                    problems.append(f"{where}: address {device['address']} is already used by {addresses[key]}")
+                where = f"{label}: devices.{role}[{index}]"
+                host = host_name(site["id"], device["name"])
+                if host in hosts:
+                    problems.append(f"{where}.name: host name '{host}' (site id '{site['id']}' + device "
+                                    f"'{device['name']}') is already {hosts[host]}")
                 else:
-                    addresses[key] = f"{label} ({device['name']})"
+                    hosts[host] = (f"the host of {label}: devices.{role}[{index}].name (site id '{site['id']}' "
+                                   f"+ device '{device['name']}')")
+                if role in NETWORK_ROLES or device.get("vendor"):
+                    vendor_group = "vendor_" + group_name(str(device.get("vendor")))
+                    groups.setdefault(vendor_group, f"the vendor group of {label}: devices.{role}[{index}].vendor")
+                address, port = _endpoint(role, device)
+                shared = endpoints.setdefault(address, [])
+                clash = next((other for other_port, other in shared
+                              if other_port is None or port is None or other_port == port), None)
+                if clash:
+                    on_port = f" (port {port})" if port else ""
+                    problems.append(f"{where}.address: address {device['address']} is already used by "
+                                    f"{clash}{on_port}")
+                shared.append((port, f"{label}: devices.{role}[{index}] ({device['name']})"))
         site["_file"] = label
         sites.append(site)
+    for host, owner in hosts.items():
+        if host in groups:
+            problems.append(f"{owner.replace('the host of ', '')}: host name '{host}' is also {groups[host]}")
     if problems:
         raise SiteError(problems)
     return sites
@@ -298,9 +828,12 @@ def resolved_site(site: dict) -> dict:
         "business_hours": {d: ["08:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
         "maintenance_windows": [],
         "holiday_categories": ["public"],
+        "holidays": {"add": [], "remove": []},
+        "closures": [],
         "networks": {"vlans": [], "wlans": []},
     }
-    result = {key: value for key, value in site.items() if not key.startswith("_")}
+    # _file is internal; x-... keys only hold YAML anchors
+    result = {key: value for key, value in site.items() if not key.startswith(("_", "x-"))}
     for key, value in calendar_defaults.items():
         result.setdefault(key, value)
     result["file"] = site.get("_file")

@@ -60,3 +60,50 @@ def test_bad_site_fails_whole_inventory_with_clear_message(tmp_path):
     # no partial inventory: the playbook refuses to run at all
     run = ansible("ansible-playbook", "-i", str(env / "praxisops.yml"), "playbooks/site_summary.yml")
     assert run.returncode != 0 and "Schmidt" not in run.stdout
+
+
+def _env_with(tmp_path):
+    env = tmp_path / "env"
+    shutil.copytree(DEMO, env)
+    return env
+
+
+def test_colliding_host_names_fail_the_inventory(tmp_path):
+    env = _env_with(tmp_path)
+    huber = yaml.safe_load((env / "sites" / "huber.yml").read_text())
+    huber["devices"]["workplaces"].append({"name": "d-ws01", "address": "192.168.10.29",
+                                           "credentials": "vault_huber_windows"})
+    (env / "sites" / "huber.yml").write_text(yaml.safe_dump(huber))
+    other = {"id": "huber-d", "name": "Praxis D", "state": "BY",
+             "contacts": [{"name": "D", "email": "d@example.org"}],
+             "devices": {"workplaces": [{"name": "ws01", "address": "10.77.0.21", "credentials": "vault_d"}]}}
+    (env / "sites" / "huber-d.yml").write_text(yaml.safe_dump(other))
+    result = ansible("ansible-inventory", "-i", str(env / "praxisops.yml"), "--list")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "sites/huber.yml: devices.workplaces[3].name: host name 'huber-d-ws01'" in output
+    assert "sites/huber-d.yml: devices.workplaces[0].name" in output
+
+
+def test_unreadable_site_file_fails_the_inventory(tmp_path):
+    env = _env_with(tmp_path)
+    (env / "sites" / "moved.yml").symlink_to(tmp_path / "elsewhere" / "moved.yml")
+    result = ansible("ansible-inventory", "-i", str(env / "praxisops.yml"), "--list")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "sites/moved.yml: is a symbolic link to '" in output and "which does not exist" in output
+
+
+def test_windows_port_and_merge_keys_reach_the_host(tmp_path):
+    env = _env_with(tmp_path)
+    text = (env / "sites" / "huber.yml").read_text()
+    anchor = "x-pc: &pc {vendor: Dell, model: OptiPlex 7010, credentials: vault_huber_windows}\n"
+    text = text.replace("devices:\n", anchor + "devices:\n", 1)
+    text = text.replace("    - {name: ws03, address: 192.168.10.23, vendor: Lenovo, model: ThinkCentre M70q, "
+                        "credentials: vault_huber_windows}",
+                        "    - {<<: *pc, name: ws03, address: 192.168.10.23, port: 15986}")
+    (env / "sites" / "huber.yml").write_text(text)
+    hostvars = inventory_json(str(env / "praxisops.yml"))["_meta"]["hostvars"]
+    assert hostvars["huber-ws03"]["ansible_port"] == 15986
+    assert hostvars["huber-ws03"]["praxis_device"]["model"] == "OptiPlex 7010"
+    assert hostvars["huber-ws01"]["ansible_port"] == 5986   # the group default

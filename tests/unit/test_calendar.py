@@ -239,3 +239,117 @@ def test_next_window_is_maintenance_time_throughout_its_edges(state, maintenance
     assert not calendar.maintenance_time(end)
     if start > instant:
         assert not calendar.maintenance_time(start - minute)
+
+
+# -- closures and holiday corrections ----------------------------------------------------
+CLOSING = dict(BAVARIA, closures=[
+    {"date": "12-24", "reason": "Heiligabend"},
+    {"date": "12-31", "reason": "Silvester"},
+    {"date": "2026-05-15", "reason": "Brückentag"},
+    {"from": "2026-08-03", "to": "2026-08-14", "reason": "Praxisurlaub"},
+    {"from": "12-28", "to": "01-02", "reason": "zwischen den Jahren"},
+])
+
+
+@pytest.mark.parametrize(("site", "instant", "business", "maintenance"), [
+    # by default 24 and 31 December are ordinary days: business time, the floor holds
+    (BAVARIA, "2026-12-24T10:00:00+01:00", True, False),
+    (BAVARIA, "2026-12-31T16:00:00+01:00", True, False),
+    # closed: maintenance time all day, the floor does not apply
+    (CLOSING, "2026-12-24T10:00:00+01:00", False, True),
+    (CLOSING, "2027-12-24T10:00:00+01:00", False, True),              # every year
+    (CLOSING, "2026-12-31T16:00:00+01:00", False, True),
+    (CLOSING, "2026-05-15T09:00:00+02:00", False, True),              # bridge day after Ascension
+    (CLOSING, "2027-05-14T09:00:00+02:00", True, False),              # a one-off closure does not recur
+    (CLOSING, "2026-08-03T08:00:00+02:00", False, True),              # first day of the range
+    (CLOSING, "2026-08-14T17:00:00+02:00", False, True),              # last day, included
+    (CLOSING, "2026-08-17T10:00:00+02:00", True, False),              # back at work
+    (CLOSING, "2027-01-01T10:00:00+01:00", False, True),              # New Year (holiday anyway)
+    (CLOSING, "2027-01-02T10:00:00+01:00", False, True),              # Saturday inside the range
+    (CLOSING, "2026-01-02T10:00:00+01:00", False, True),              # range from the year before
+    (CLOSING, "2026-01-05T10:00:00+01:00", True, False),              # after it
+    # a closure day still keeps to the site's maintenance windows
+    (dict(BERLIN_NIGHTS, closures=[{"date": "12-24", "reason": "Heiligabend"}]),
+     "2026-12-24T10:00:00+01:00", False, False),
+    (dict(BERLIN_NIGHTS, closures=[{"date": "12-24", "reason": "Heiligabend"}]),
+     "2026-12-24T22:30:00+01:00", False, True),
+    # Assumption Day (Sat 15 Aug 2026 -> 2029 is a Wednesday): not a holiday by default in Bavaria
+    (BAVARIA, "2029-08-15T10:00:00+02:00", True, False),
+    (dict(BAVARIA, holiday_categories=["public", "catholic"]), "2029-08-15T10:00:00+02:00", False, True),
+    # Augsburg: Friedensfest (Wed 8 Aug 2029) and Assumption Day
+    (dict(BAVARIA, municipality="Augsburg"), "2029-08-08T10:00:00+02:00", False, True),
+    (dict(BAVARIA, municipality="Augsburg"), "2029-08-15T10:00:00+02:00", False, True),
+    # the same by hand, and a municipality that does not keep Corpus Christi (Thu 4 Jun 2026)
+    (dict(BAVARIA, holidays={"add": [{"date": "08-08", "name": "Friedensfest"}]}),
+     "2029-08-08T10:00:00+02:00", False, True),
+    (dict(BAVARIA, holidays={"remove": ["Fronleichnam"]}), "2026-06-04T11:00:00+02:00", True, False),
+    (dict(BAVARIA, holidays={"remove": ["01-06"]}), "2026-01-06T10:00:00+01:00", True, False),
+    (dict(BAVARIA, holidays={"remove": ["2026-01-06"]}), "2027-01-06T10:00:00+01:00", False, True),
+])
+def test_closures_and_holiday_corrections(site, instant, business, maintenance):
+    calendar = SiteCalendar(site)
+    assert calendar.business_time(instant) is business
+    assert calendar.maintenance_time(instant) is maintenance
+
+
+def test_closure_days_are_not_working_days_and_are_explained():
+    calendar = SiteCalendar(CLOSING)
+    # Wed 23 Dec 2026 to Mon 4 Jan 2027: 24 and 28-31 Dec are closed, 25/26 Dec and 1 Jan holidays
+    assert calendar.working_days_between("2026-12-22T12:00:00+01:00", "2027-01-05T12:00:00+01:00") == 2
+    info = calendar.explain("2026-08-05T10:00:00+02:00")
+    assert info["closure"] == "Praxisurlaub" and info["holiday"] is None and info["maintenance_time"] is True
+    assert info["next_window"]["start"] == "2026-07-31T18:01:00+02:00"
+    assert info["next_window"]["end"] == "2026-08-17T08:00:00+02:00"
+    assert SiteCalendar(dict(BAVARIA, municipality="Augsburg")).holiday(dt.date(2026, 8, 8)) == \
+        "Augsburger Hohes Friedensfest"
+
+
+@pytest.mark.parametrize(("site", "message"), [
+    (dict(BAVARIA, closures=[{"reason": "x"}]), "closures[0] needs date, or from and to"),
+    (dict(BAVARIA, closures=[{"from": "12-27", "to": "2027-01-02", "reason": "x"}]),
+     "closures[0]: from and to must both have a year"),
+    (dict(BAVARIA, closures=[{"from": "2026-01-01", "to": "2027-06-01", "reason": "x"}]),
+     "closures[0]: 517 days; a closure is at most a year"),
+    (dict(BAVARIA, closures=[{"date": "02-30", "reason": "x"}]), "closures[0].date: '02-30' is not a day"),
+    (dict(BAVARIA, holidays={"remove": ["Heiligabend"]}), "holidays.remove[0]: 'Heiligabend' is no holiday in BY"),
+    (dict(BAVARIA, municipality="München"), "municipality: 'München' is not known"),
+])
+def test_bad_closures_and_corrections(site, message):
+    with pytest.raises(CalendarError) as info:
+        SiteCalendar(site)
+    assert message in str(info.value)
+
+
+# -- maintenance windows over the daylight-saving hour (pinned, see docs/site-file.md) -----------
+def elapsed(start, end):
+    """Elapsed time (subtracting two aware times of one zone is wall-clock arithmetic)."""
+    return end.astimezone(dt.timezone.utc) - start.astimezone(dt.timezone.utc)
+
+
+def test_spring_forward_window_inside_the_missing_hour_does_not_happen():
+    # Sunday 29 March 2026: 01:59 CET is followed by 03:00 CEST
+    calendar = SiteCalendar({"id": "dst", "state": "BY",
+                             "maintenance_windows": [{"days": ["sun"], "start": "02:00", "end": "03:00"}]})
+    assert not calendar.maintenance_time("2026-03-29T01:59:00+01:00")
+    assert not calendar.maintenance_time("2026-03-29T03:00:00+02:00")
+    start, end = calendar.next_maintenance_window("2026-03-28T12:00:00+01:00")
+    assert (start.isoformat(), end.isoformat()) == ("2026-04-05T02:00:00+02:00", "2026-04-05T03:00:00+02:00")
+
+
+def test_spring_forward_window_over_the_missing_hour_is_shorter():
+    calendar = SiteCalendar({"id": "dst", "state": "BY",
+                             "maintenance_windows": [{"days": ["sun"], "start": "01:30", "end": "03:30"}]})
+    start, end = calendar.next_maintenance_window("2026-03-28T12:00:00+01:00")
+    assert (start.isoformat(), end.isoformat()) == ("2026-03-29T01:30:00+01:00", "2026-03-29T03:30:00+02:00")
+    assert elapsed(start, end) == dt.timedelta(hours=1)   # two hours on the wall clock, one elapsed
+
+
+def test_fall_back_window_over_the_repeated_hour_is_longer():
+    # Sunday 25 October 2026: 02:00-02:59 happens first in CEST, then again in CET
+    calendar = SiteCalendar({"id": "dst", "state": "BY",
+                             "maintenance_windows": [{"days": ["sun"], "start": "02:00", "end": "03:00"}]})
+    assert calendar.maintenance_time("2026-10-25T02:30:00+02:00")
+    assert calendar.maintenance_time("2026-10-25T02:30:00+01:00")
+    start, end = calendar.next_maintenance_window("2026-10-24T12:00:00+02:00")
+    assert (start.isoformat(), end.isoformat()) == ("2026-10-25T02:00:00+02:00", "2026-10-25T03:00:00+01:00")
+    assert elapsed(start, end) == dt.timedelta(hours=2)
