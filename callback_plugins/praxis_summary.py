@@ -14,7 +14,7 @@ description:
     message of the task that failed, then writes the summary as JSON and Markdown.
   - A device that fails does not stop the others; this summary is where the technician sees it.
   - Messages are taken from the task result; tasks with C(no_log) show only that they failed.
-  - The summary names the run id the ledger records carry: C(awx_job_id), else C(praxis_run_id)
+  - The summary names the run id the ledger records carry, C(awx_job_id), else C(praxis_run_id)
     (extra variables), else the id generated when the playbook started.
 requirements:
   - enabled in ansible.cfg (C(callbacks_enabled = praxis_summary))

@@ -60,7 +60,8 @@ def _child_run_id(queue) -> None:
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_generated_run_id_is_the_same_in_every_forked_worker(monkeypatch):
-    monkeypatch.delenv(praxis_ledger.RUN_ENV, raising=False)
+    monkeypatch.setenv(praxis_ledger.RUN_ENV, "")   # restored after the test, whatever start_run sets
+    monkeypatch.delenv(praxis_ledger.RUN_ENV)
     monkeypatch.setattr(praxis_ledger, "_STARTED", {})
     generated = praxis_ledger.start_run()
     assert generated.startswith("local-") and praxis_ledger.start_run() == generated
