@@ -128,7 +128,8 @@ class CallbackModule(CallbackBase):
     @staticmethod
     def markdown(data: dict) -> str:
         lines = [f"# Run summary: {data['playbook']}", "",
-                 f"Run {data.get('run') or '-'}. Started {data['started']}, finished {data['finished']}. {data['hosts']} hosts: "
+                 f"Run {data.get('run') or '-'}. Started {data['started']}, finished {data['finished']}. "
+                 f"{data['hosts']} hosts: "
                  + ", ".join(f"{n} {s}" for s, n in data["counts"].items()), ""]
         failed = [(site, f) for site, info in data["sites"].items() for f in info["failed"]]
         if not failed:
