@@ -260,8 +260,15 @@ def test_four_monthly_runs_keep_three_encrypted_copies(service):
 
 
 def test_a_second_monthly_run_on_an_unchanged_lab_changes_and_records_nothing_in_check_mode(service):
-    # a nightly run between them moves the times of the device facts the plans show
-    nightly, recap = service.play("nightly.yml", now="2027-03-04T23:30:00+01:00")
+    # the facts files as a nightly run leaves them after the monthly runs' firmware updates,
+    # and the plans drawn from them
+    for night in ("2027-03-04T23:30:00+01:00", "2027-03-05T23:30:00+01:00"):
+        nightly, recap = service.play("nightly.yml", now=night)
+        assert failed_hosts(recap) == set(), nightly.stdout[-3000:]
+    first, recap = service.play("monthly.yml", now="2027-03-06T23:30:00+01:00")
+    assert first.returncode == 0 and failed_hosts(recap) == set(), first.stdout[-4000:]
+    # a nightly run between the monthly runs moves only the times of the device facts
+    nightly, recap = service.play("nightly.yml", now="2027-04-06T23:30:00+01:00")
     assert failed_hosts(recap) == set(), nightly.stdout[-3000:]
     plans = {p: p.read_bytes() for p in (service.out / "network-plans").rglob("network-plan.*")}
     result, recap = service.play("monthly.yml", now="2027-04-07T23:30:00+01:00")
@@ -324,7 +331,7 @@ def test_an_update_that_completed_after_the_budget_is_recorded_when_the_device_i
         time.sleep(0.5)
     assert service.lab.device("lab002-fw01")["state"]["firmware_version"].startswith("25.7")
     later = "2026-11-26T23:45:00+01:00"
-    result, recap = service.play("nightly.yml", "-l", "lab002-fw01", now=later)
+    result, recap = service.play("nightly.yml", "-l", "lab002-fw01", "-v", now=later)
     assert failed_hosts(recap) == set(), result.stdout[-3000:]
     assert "completed after its reboot budget" in result.stdout
     rows = service.ledger("SELECT status, data FROM events WHERE host = 'lab002-fw01' AND kind = 'firmware' "
@@ -333,7 +340,7 @@ def test_an_update_that_completed_after_the_budget_is_recorded_when_the_device_i
     assert (status, before) == ("changed", "pending")
     assert json.loads(data)["noticed_at"] == later and json.loads(data)["to"] == "25.7"
     # recorded once: the next run finds nothing pending
-    again, _recap = service.play("nightly.yml", "-l", "lab002-fw01", now=later)
+    again, _recap = service.play("nightly.yml", "-l", "lab002-fw01", "-v", now=later)
     assert "completed after its reboot budget" not in again.stdout
     assert len(service.ledger("SELECT id FROM events WHERE host = 'lab002-fw01' AND kind = 'firmware' "
                               "AND status = 'changed' AND data LIKE '%noticed_at%'")) == 1
