@@ -26,7 +26,8 @@ class ActionModule(DeviceAction):
 
     def operate(self, target, site, args, task_vars):
         result = device_facts(target, limits=args["thresholds"], now=args.get("now"), facts_dir=args.get("facts_dir"),
-                              ledger=args.get("ledger"), run=args["run"], fail_on=args["fail_on"])
+                              ledger=args.get("ledger"), run=args["run"], fail_on=args["fail_on"],
+                              check_mode=self.check_mode)
         if "facts" in result:
             result["ansible_facts"] = {"praxis_device_facts": result["facts"]}
         return result

@@ -136,7 +136,7 @@ class ActionModule(ActionBase):
             message = f"{host}: {MODULE}: {outcome.get('msg') or 'the module failed without a message'}"
             if args.get("ledger") and not check_mode:
                 praxis_ledger.record(args["ledger"], site=site_id, host=host, kind="health", status="failed",
-                                     summary=message, data={}, run=args["run"], at=moment)
+                                     summary=message, data={}, run=praxis_ledger.run_id(args["run"]), at=moment)
             failed = {"failed": True, "changed": False, "msg": message}
             if warnings:
                 failed["warnings"] = warnings
@@ -165,7 +165,7 @@ class ActionModule(ActionBase):
                                      summary=summary[:2000],
                                      data={"findings": findings, "collected_at": health.get("collected_at"),
                                            "new": [[f["check"], f["subject"]] for f in new_findings]},
-                                     run=args["run"], at=moment)
+                                     run=praxis_ledger.run_id(args["run"]), at=moment)
         result: dict[str, Any] = {
             "changed": False, "status": status, "findings": findings, "new_findings": new_findings,
             "health": health, "path": path, "since": since,

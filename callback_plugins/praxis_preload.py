@@ -21,6 +21,9 @@ description:
     plugin folders are known (a no-op when nothing was added since the last play); a folder
     added later clears Ansible's cache and the workers load the plugins themselves, as
     without this callback.
+  - It also makes the run id of the invocation (C(praxis_ledger.start_run)) before any worker is
+    forked, so every worker records the same id in the ledger when neither C(awx_job_id) nor
+    C(praxis_run_id) is set.
   - It prints and changes nothing. A driver whose library is missing is simply not preloaded
     and fails later with its own message.
 requirements:
@@ -48,6 +51,12 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook) -> None:
         if _MODULE_UTILS not in _ansible_module_utils.__path__:
             _ansible_module_utils.__path__.append(_MODULE_UTILS)
+        try:
+            from ansible.module_utils.praxis_ledger import start_run
+
+            start_run()
+        except ImportError as exc:
+            self._display.vvv(f"praxis_preload: no run id generated: {exc}")
         for name in PRELOAD:
             try:
                 importlib.import_module(f"ansible.module_utils.{name}")

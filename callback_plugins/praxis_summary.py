@@ -14,6 +14,8 @@ description:
     message of the task that failed, then writes the summary as JSON and Markdown.
   - A device that fails does not stop the others; this summary is where the technician sees it.
   - Messages are taken from the task result; tasks with C(no_log) show only that they failed.
+  - The summary names the run id the ledger records carry, C(awx_job_id), else C(praxis_run_id)
+    (extra variables), else the id generated when the playbook started.
 requirements:
   - enabled in ansible.cfg (C(callbacks_enabled = praxis_summary))
 options:
@@ -32,7 +34,14 @@ import json
 import os
 import tempfile
 
+import ansible.module_utils as _ansible_module_utils
 from ansible.plugins.callback import CallbackBase
+
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _MODULE_UTILS not in _ansible_module_utils.__path__:
+    _ansible_module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.praxis_ledger import run_id, start_run  # noqa: E402
 
 RANK = {"ok": 0, "changed": 1, "skipped": 0, "failed": 3, "unreachable": 4}
 
@@ -49,12 +58,20 @@ class CallbackModule(CallbackBase):
         self.playbook_dir = os.getcwd()
         self.started = dt.datetime.now(dt.timezone.utc)
         self.hosts: dict[str, dict] = {}
+        self.run = ""
 
     # -- collection ------------------------------------------------------------------------------
     def v2_playbook_on_start(self, playbook) -> None:
         path = getattr(playbook, "_file_name", "") or ""
         self.playbook = os.path.splitext(os.path.basename(path))[0] or "playbook"
         self.playbook_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+        start_run()
+        self.run = run_id()
+
+    def v2_playbook_on_play_start(self, play) -> None:
+        manager = play.get_variable_manager() if hasattr(play, "get_variable_manager") else None
+        extra = dict(getattr(manager, "extra_vars", None) or {})
+        self.run = run_id(extra.get("awx_job_id"), extra.get("praxis_run_id"))
 
     def _entry(self, result) -> dict:
         host = result._host
@@ -104,14 +121,15 @@ class CallbackModule(CallbackBase):
                 site["failed"].append({k: entry[k] for k in ("host", "status", "task", "msg")})
         counts = {s: sum(1 for e in self.hosts.values() if e["status"] == s)
                   for s in ("ok", "changed", "failed", "unreachable")}
-        return {"playbook": self.playbook, "started": self.started.isoformat(timespec="seconds"),
+        return {"playbook": self.playbook, "run": self.run, "started": self.started.isoformat(timespec="seconds"),
                 "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "hosts": len(self.hosts), "counts": counts, "sites": sites}
 
     @staticmethod
     def markdown(data: dict) -> str:
         lines = [f"# Run summary: {data['playbook']}", "",
-                 f"Started {data['started']}, finished {data['finished']}. {data['hosts']} hosts: "
+                 f"Run {data.get('run') or '-'}. Started {data['started']}, finished {data['finished']}. "
+                 f"{data['hosts']} hosts: "
                  + ", ".join(f"{n} {s}" for s, n in data["counts"].items()), ""]
         failed = [(site, f) for site, info in data["sites"].items() for f in info["failed"]]
         if not failed:
@@ -138,7 +156,7 @@ class CallbackModule(CallbackBase):
         data = self.summary()
         failed = [(site, f) for site, info in data["sites"].items() for f in info["failed"]]
         self._display.banner("PRAXISOPS SUMMARY")
-        self._display.display(f"{len(data['sites'])} practice(s), {data['hosts']} host(s): "
+        self._display.display(f"run {data['run'] or '-'}: {len(data['sites'])} practice(s), {data['hosts']} host(s): "
                               + ", ".join(f"{n} {s}" for s, n in data["counts"].items()))
         for site, f in failed:
             self._display.display(f"  {site}: {f['host']} {f['status']} in '{f['task']}': {f['msg']}",

@@ -88,6 +88,40 @@ FIXED_GROUPS = ("firewalls", "access_points", "switches", "nas", "workplaces", "
                 "network_devices", "windows", "not_managed")
 
 
+def vault_password_hint(base, loader):
+    """What to pass when the environment's group_vars/host_vars hold
+    ansible-vault encrypted files (or values) and the run has no vault
+    password; None when there is none to decrypt or a password was given.
+    Without it Ansible stops later with only "Attempting to decrypt but no
+    vault secrets found"."""
+    vault = getattr(loader, "_vault", None)
+    if getattr(vault, "secrets", None):
+        return None
+    encrypted = []
+    for folder in ("group_vars", "host_vars"):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(base, folder)):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = os.path.join(dirpath, name)
+                try:
+                    with open(path, "rb") as handle:
+                        head = handle.read(65536)
+                except OSError:
+                    continue
+                if head.startswith(b"$ANSIBLE_VAULT;") or b"!vault" in head:
+                    encrypted.append(os.path.relpath(path, base))
+    if not encrypted:
+        return None
+    shown = ", ".join(encrypted[:3]) + (f" and {len(encrypted) - 3} more" if len(encrypted) > 3 else "")
+    hint = (f"{shown} {'is' if len(encrypted) == 1 else 'are'} encrypted with ansible-vault, but this run has "
+            "no vault password: pass --vault-password-file <file with the password> or --vault-id <label>@<file> "
+            "(--vault-id @prompt or --ask-vault-pass to type it)")
+    password_file = os.path.join(base, ".vault_pass")
+    if os.path.isfile(password_file):
+        hint += f"; this inventory's password file is {password_file}: --vault-password-file {password_file}"
+    return hint
+
+
 class InventoryModule(BaseInventoryPlugin):
 
     NAME = "praxisops_sites"
@@ -113,6 +147,9 @@ class InventoryModule(BaseInventoryPlugin):
             sites = load_sites(sites_dir, base=base)
         except SiteError as exc:
             raise AnsibleParserError(f"praxisops_sites ({path}): {exc}") from None
+        missing_password = vault_password_hint(base, loader)
+        if missing_password:
+            raise AnsibleParserError(f"praxisops_sites ({path}): {missing_password}")
 
         # everything is valid: only now touch the inventory. The values are plain
         # str/int/bool/list/dict read with a safe YAML loader and validated, and no

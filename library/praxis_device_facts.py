@@ -16,7 +16,10 @@ description:
   - Decides health on the controller from the thresholds (OPS-06 priorities) and returns the
     findings; an unreachable device fails the host with a finding (high for a firewall).
   - Sets the fact C(praxis_device_facts), writes it to O(facts_dir) for the network plan, and
-    records the check in the ledger.
+    records the check in the ledger; in check mode it writes and records nothing.
+  - A firmware update an earlier run recorded as pending (its reboot did not come back within the
+    budget) is recorded as updated, with the time it was noticed, once the device runs the target
+    version (as failed when it runs another one), and RV(firmware_update) says so.
   - Runs as an action plugin on the controller; the same code also runs as this module, which the
     fleet benchmark uses to compare both ways.
 version_added: "1.0.0"
@@ -87,6 +90,12 @@ seconds:
   description: Time the device took to answer.
   returned: success
   type: float
+firmware_update:
+  description:
+    - A pending firmware update settled by this check, with C(status) (updated or failed), C(from), C(to),
+      C(started_at), C(noticed_at) and C(msg).
+  returned: when an earlier run left a firmware update pending
+  type: dict
 error_kind:
   description: On failure, unreachable, auth, timeout, protocol, device or unsupported.
   returned: failure
@@ -123,7 +132,7 @@ def main():
     except OperationError as exc:
         module.fail_json(msg=f"device facts: {exc}")
     result = device_facts(target, limits=p["thresholds"], now=p["now"], facts_dir=p["facts_dir"],
-                          ledger=p["ledger"], run=p["run"], fail_on=p["fail_on"])
+                          ledger=p["ledger"], run=p["run"], fail_on=p["fail_on"], check_mode=module.check_mode)
     if "facts" in result:
         result["ansible_facts"] = {"praxis_device_facts": result["facts"]}
     if result.get("failed"):

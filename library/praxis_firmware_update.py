@@ -17,8 +17,13 @@ description:
     the Mon-Fri 08:00-17:00 floor) and refuses in business hours, naming the next window, whatever
     the schedule or a C(when:) says.
   - Backs up the configuration first (same checks as M(praxis_config_backup)); starts the update;
-    waits for the reboot within O(budget); verifies the new version and health; records the result
-    in the ledger. A device that does not come back in time fails that host only.
+    waits for the reboot within O(budget); verifies the new version and health; backs up the
+    configuration again as the new firmware wrote it; records the result in the ledger. A device
+    that does not come back in time fails that host only.
+  - An update whose reboot did not come back within O(budget) is recorded as C(pending). The next
+    run that reaches the device (this module or M(praxis_device_facts)) records it as updated, with
+    the time it was noticed, when the device runs the target version, else as failed.
+  - In check mode nothing is recorded.
   - Runs on the controller as an action plugin (C(action_plugins/praxis_firmware_update.py)).
 version_added: "1.0.0"
 extends_documentation_fragment:
@@ -94,6 +99,20 @@ refused:
 guard:
   description: The calendar decision (allowed, reason, next_window, forced).
   returned: always
+  type: dict
+pending:
+  description: The reboot did not come back within O(budget); the update is recorded as pending.
+  returned: failure
+  type: bool
+firmware_update:
+  description:
+    - A pending update of an earlier run settled now, with C(status) (updated or failed), C(from), C(to),
+      C(started_at), C(noticed_at) and C(msg).
+  returned: when an earlier run left a firmware update pending
+  type: dict
+backup_after:
+  description: The backup after the update (same keys as M(praxis_config_backup)).
+  returned: changed
   type: dict
 findings:
   description: Health findings after the update.

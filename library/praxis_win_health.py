@@ -73,7 +73,9 @@ options:
     description: Action plugin. Path of the ledger the check is recorded in.
     type: path
   run:
-    description: Action plugin. An identifier of the run (for example the AWX job id), stored with the ledger record.
+    description:
+      - Action plugin. An identifier of the run (for example the AWX job id), stored with the ledger record.
+      - Empty takes the id the praxisops callbacks generated when the playbook started, the same for every host.
     type: str
     default: ""
   now:

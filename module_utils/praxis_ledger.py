@@ -15,11 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import sqlite3
 from typing import Any, Iterator
 
 KINDS = ("health", "backup", "firmware", "signatures", "settings")
-STATUSES = ("ok", "changed", "warning", "critical", "failed", "refused", "skipped")
+# "pending": started, but its outcome was not seen yet (a firmware update whose reboot
+# did not come back within the budget); a later row of the same host and kind settles it.
+STATUSES = ("ok", "changed", "warning", "critical", "failed", "refused", "skipped", "pending")
+RUN_ENV = "PRAXIS_RUN_ID"   # the generated run id, inherited by every forked worker
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -40,6 +44,33 @@ SCHEMA_VERSION = 1
 
 class LedgerError(RuntimeError):
     pass
+
+
+_STARTED: dict[int, str] = {}
+
+
+def start_run() -> str:
+    """The generated id of this ansible-playbook invocation: made once per
+    controller process, when the first callback sees the playbook start
+    (before any worker is forked), and put into the environment
+    (``PRAXIS_RUN_ID``) that every worker inherits. Calling it again in the
+    same process returns the same id; a new invocation (a new process) makes
+    a new one, even when it inherited the variable from a parent run."""
+    pid = os.getpid()
+    if pid not in _STARTED:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        _STARTED[pid] = f"local-{stamp}-{secrets.token_hex(3)}"
+        os.environ[RUN_ENV] = _STARTED[pid]
+    return _STARTED[pid]
+
+
+def run_id(awx_job_id: Any = None, praxis_run_id: Any = None) -> str:
+    """The run id to record: AWX's job id, else ``praxis_run_id``, else the id
+    generated at playbook start (``start_run``), else empty (outside a playbook)."""
+    for value in (awx_job_id, praxis_run_id):
+        if value is not None and str(value).strip():
+            return str(value).strip()
+    return os.environ.get(RUN_ENV, "")
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -84,6 +115,23 @@ def record(path: str, *, site: str, host: str, kind: str, status: str, summary: 
         raise LedgerError(f"ledger {path}: {exc}") from None
     finally:
         conn.close()
+
+
+def recent(path: str, *, host: str, kind: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest events (by order of writing, newest first) of one host and kind."""
+    if not os.path.exists(path):
+        return []
+    conn = _connect(path)
+    try:
+        rows = conn.execute("SELECT at, run, site, host, kind, status, summary, data FROM events "
+                            "WHERE host = ? AND kind = ? ORDER BY id DESC LIMIT ?", (host, kind, limit)).fetchall()
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {path}: {exc}") from None
+    finally:
+        conn.close()
+    return [{"at": at, "run": run, "site": site_, "host": host_, "kind": kind_, "status": status,
+             "summary": summary, "data": json.loads(data)}
+            for at, run, site_, host_, kind_, status, summary, data in rows]
 
 
 def events(path: str, *, site: str | None = None, host: str | None = None, kind: str | None = None,

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 from ansible.module_utils.praxis_backup import BackupError, LocalStore, SFTPStore, Store, store_backup
 from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, refusal_message
 from ansible.module_utils.praxis_driver import (
-    ROLES, VENDORS, Driver, DriverError, ProtocolError, Target, Unsupported, open_driver,
+    ROLES, VENDORS, Driver, DriverError, ProtocolError, Target, Timeout, Unsupported, open_driver,
 )
 from ansible.module_utils.praxis_health import HealthError, evaluate, overall, thresholds, unreachable_finding
 from ansible.module_utils import praxis_ledger
@@ -134,19 +134,65 @@ def write_json_atomic(path: str, data: Any, mode: int = 0o640, durable: bool = F
 
 def _ledger(path: str | None, target: Target, kind: str, status: str, summary: str,
             data: dict[str, Any], at: dt.datetime, run: str = "") -> None:
+    """One ledger row. Callers pass ``path=None`` in check mode: a dry run records nothing."""
     if path:
         praxis_ledger.record(path, site=target.site, host=target.host, kind=kind, status=status,
                              summary=summary, data=data, run=run, at=at)
+
+
+def pending_firmware(ledger: str, host: str) -> dict[str, Any] | None:
+    """The firmware update of ``host`` recorded as pending and not settled yet:
+    failed, refused or skipped attempts after it leave it pending; an update
+    or a "current" check after it, or a row that settled it, end it."""
+    for row in praxis_ledger.recent(ledger, host=host, kind="firmware"):
+        if row["status"] == "pending":
+            return row
+        if row["status"] in ("changed", "ok") or row["data"].get("settles"):
+            return None
+    return None
+
+
+def settle_pending_firmware(ledger: str | None, target: Target, version: Any, moment: dt.datetime,
+                            run: str = "") -> dict[str, Any] | None:
+    """A firmware update recorded as pending (its reboot did not come back
+    within the budget) is settled by the first later run that sees the
+    device: running the target version, it is recorded as updated, with the
+    time it was noticed; running another version, as failed. Returns what
+    was recorded (``status``, ``msg``, ...), or None when nothing was pending."""
+    if not ledger or not version:
+        return None
+    last = pending_firmware(ledger, target.host)
+    if last is None:
+        return None
+    pending = last["data"]
+    wanted, previous = pending.get("to"), pending.get("from")
+    noticed = moment.isoformat(timespec="seconds")
+    data = {"settles": True, "from": previous, "to": wanted, "started_at": last["at"], "noticed_at": noticed,
+            "started_run": last["run"], "after_budget": True, "running": str(version)}
+    if not _version_differs({"firmware_version": version}, str(wanted)):
+        message = (f"{target.host}: firmware {previous} -> {wanted}: the update started {last['at']} completed "
+                   f"after its reboot budget; noticed {noticed}")
+        _ledger(ledger, target, "firmware", "changed", message, data, moment, run)
+        return dict(data, status="updated", msg=message)
+    message = (f"{target.host}: the firmware update to {wanted} started {last['at']} did not take: the device "
+               f"runs {version} (noticed {noticed})")
+    _ledger(ledger, target, "firmware", "failed", message, data, moment, run)
+    return dict(data, status="failed", msg=message)
 
 
 # -- NET-06: facts and health ------------------------------------------------------------------
 
 def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, now: Any = None,
                  facts_dir: str | None = None, ledger: str | None = None, run: str = "", fail_on: str = "critical",
-                 opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+                 check_mode: bool = False, opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
     """Gather facts and decide health. An unreachable device fails the host
     with a finding (priority high for a firewall); so does a device whose
-    health is ``fail_on`` (warning or critical) or worse, unless it is none."""
+    health is ``fail_on`` (warning or critical) or worse, unless it is none.
+    A firmware update left pending by an earlier run is settled here
+    (``settle_pending_firmware``). Check mode writes neither the facts file
+    nor the ledger."""
+    if check_mode:
+        ledger = facts_dir = None
     if fail_on not in FAIL_ON:
         return {"failed": True, "changed": False,
                 "msg": f"fail_on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}"}
@@ -174,9 +220,13 @@ def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, now
         write_json_atomic(os.path.join(facts_dir, f"{target.host}.json"), facts)
     summary = "healthy" if not findings else "; ".join(f["message"] for f in findings)
     _ledger(ledger, target, "health", health, summary, {"facts": facts, "findings": findings}, moment, run)
+    settled = settle_pending_firmware(ledger, target, facts.get("firmware_version"), moment, run)
     result = {"changed": False, "facts": facts, "findings": findings, "health": health,
               "seconds": round(time.monotonic() - started, 3),
               "msg": f"{target.host}: {summary}"}
+    if settled:
+        result["firmware_update"] = settled
+        result["msg"] += f"; {settled['msg']}"
     if fail_on != "none" and HEALTH_RANK[health] >= HEALTH_RANK[fail_on]:
         result["failed"] = True
         result["msg"] = f"{target.host}: health {health}: {summary}"
@@ -225,8 +275,11 @@ def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, c
                   now: Any = None, ledger: str | None = None, run: str = "",
                   driver: Driver | None = None, opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
     """Export, verify and store one device's configuration; keep ``keep`` copies.
-    A device whose vendor offers no export is skipped (not failed)."""
+    A device whose vendor offers no export is skipped (not failed). Check
+    mode records nothing."""
     moment = _now(now)
+    if check_mode:
+        ledger = None
     own = driver is None
     try:
         drv = driver or opener(target)
@@ -260,7 +313,10 @@ def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, c
 
 def signature_update(target: Target, *, check_mode: bool = False, now: Any = None, ledger: str | None = None,
                      run: str = "", opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+    """Download the security signatures. Check mode records nothing."""
     moment = _now(now)
+    if check_mode:
+        ledger = None
     try:
         with opener(target) as driver:
             if type(driver).update_signatures is Driver.update_signatures:
@@ -289,8 +345,10 @@ def device_settings(target: Target, settings: Mapping[str, Any], *, check_mode: 
                     ledger: str | None = None, run: str = "",
                     opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
     """Make a settings fragment true. Keys the vendor cannot do for this role
-    are reported in ``unsupported``, not silently dropped."""
+    are reported in ``unsupported``, not silently dropped. Check mode records nothing."""
     moment = _now(now)
+    if check_mode:
+        ledger = None
     if not isinstance(settings, Mapping):
         raise OperationError(f"settings must be a mapping, got {type(settings).__name__}")
     try:
@@ -328,8 +386,14 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
                     opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
     """Guarded firmware update: maintenance time (checked here, by the
     service calendar), configuration backup first, update, wait for the
-    reboot within ``budget`` seconds, verify version and health."""
+    reboot within ``budget`` seconds, verify version and health, back up the
+    configuration as the new firmware wrote it. A reboot that does not come
+    back within the budget fails the host and records the update as pending;
+    the next run that sees the device settles it (``settle_pending_firmware``).
+    Check mode records nothing."""
     moment = _now(now)
+    if check_mode:
+        ledger = None
     try:
         guard = check_disruptive(site, moment, force_reason)
     except CalendarError as exc:
@@ -340,10 +404,15 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
             status = driver.firmware_status()
             installed, available = status.get("installed"), status.get("available")
             base = {"installed": installed, "available": available, "guard": guard}
+            settled = settle_pending_firmware(ledger, target, installed, moment, run)
+            if settled:
+                base["firmware_update"] = settled
             if not available:
-                _ledger(ledger, target, "firmware", "ok", f"{target.host}: firmware {installed} is current",
-                        {"installed": installed}, moment, run)
-                return dict(base, changed=False, msg=f"{target.host}: firmware {installed} is current")
+                message = f"{target.host}: firmware {installed} is current"
+                _ledger(ledger, target, "firmware", "ok", message, {"installed": installed}, moment, run)
+                if settled:
+                    message += f"; {settled['msg']}"
+                return dict(base, changed=False, msg=message)
             action = f"firmware update of {target.host} from {installed} to {available}"
             if not guard["allowed"]:
                 message = refusal_message(guard, action)
@@ -361,10 +430,20 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
                 _ledger(ledger, target, "firmware", "failed", message, {}, moment, run)
                 return dict(base, failed=True, changed=False, msg=message, backup=backup_result)
             driver.start_firmware_update()
-            facts = driver.wait_until_back(budget, poll=poll)
+            try:
+                facts = driver.wait_until_back(budget, poll=poll)
+            except Timeout as exc:
+                result = failure(target, exc, "firmware update")
+                result["msg"] += (f"; recorded as pending: the next run that reaches the device records the "
+                                  f"update to {available} when the device runs it")
+                _ledger(ledger, target, "firmware", "pending", result["msg"],
+                        {"from": installed, "to": available, "budget": budget,
+                         "backup": (backup_result or {}).get("path")}, moment, run)
+                return dict(result, pending=True)
             if _version_differs(facts, available):
                 raise ProtocolError(target, f"came back with firmware {facts.get('firmware_version')}, "
                                             f"expected {available}")
+            backup_after = backup(driver) if backup else None
     except DriverError as exc:
         result = failure(target, exc, "firmware update")
         if isinstance(exc, Unsupported):
@@ -376,9 +455,12 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
     message = f"{target.host}: firmware {installed} -> {available} in {seconds:g} s; health {overall(findings)}"
     if guard["forced"]:
         message += f" (forced outside maintenance time: {guard['force_reason']})"
+    if backup_after and backup_after.get("failed"):
+        message += f"; the backup after the update failed: {backup_after['msg']}"
     data = {"from": installed, "to": available, "seconds": seconds, "findings": findings,
             "forced": guard["forced"], "force_reason": guard["force_reason"],
-            "backup": (backup_result or {}).get("path")}
+            "backup": (backup_result or {}).get("path"), "backup_after": (backup_after or {}).get("path")}
     _ledger(ledger, target, "firmware", "changed", message, data, moment, run)
     return {"changed": True, "installed": available, "previous": installed, "seconds": seconds,
-            "findings": findings, "backup": backup_result, "guard": guard, "msg": message}
+            "findings": findings, "backup": backup_result, "backup_after": backup_after, "guard": guard,
+            "msg": message}

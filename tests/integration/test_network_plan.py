@@ -97,6 +97,15 @@ def test_plans_for_every_demo_site_then_no_change(tmp_path):
     assert set(changed.values()) == {0}, check.stdout
     assert snapshot(plans) == before
 
+    # a new health check found the same device: only the times moved, so nothing is
+    # written and the document keeps the times of its last change in content
+    seen_again = dict(FW_FACTS, checked_at="2026-11-24T23:40:00+00:00")
+    (tmp_path / "facts" / "huber-fw01.json").write_text(json.dumps(seen_again), encoding="utf-8")
+    recheck, changed = run_plan(tmp_path)
+    assert set(changed.values()) == {0}, recheck.stdout
+    assert snapshot(plans) == before
+    assert "Generated at: 2026-11-24T01:10:00+00:00" in (plans / "huber" / "network-plan.md").read_text()
+
     # new facts: the document and the diagram of that site change, and only those
     facts = dict(FW_FACTS, firmware_version="25.1", checked_at="2026-11-25T01:10:00+00:00")
     (tmp_path / "facts" / "huber-fw01.json").write_text(json.dumps(facts), encoding="utf-8")
@@ -105,6 +114,8 @@ def test_plans_for_every_demo_site_then_no_change(tmp_path):
     after = snapshot(plans)
     assert {k for k in after if after[k] != before[k]} == {f"huber/{name}" for name in FILES}
     assert "firmware 25.1" in (plans / "huber" / "network-plan.dot").read_text(encoding="utf-8")
+    assert "Generated at: 2026-11-25T01:10:00+00:00" in (plans / "huber" / "network-plan.md").read_text()
+    assert "DEPRECATION" not in third.stdout + third.stderr
 
 
 def test_check_mode_writes_nothing(tmp_path):

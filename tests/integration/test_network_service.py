@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ DEVICES = [f"lab{n:03d}-{d}" for n in (1, 2, 3) for d in ("fw01", "sw01", "ap01"
            if not (n == 3 and d == "nas01")]
 # Wednesday night, maintenance time for every lab practice; months for the monthly runs
 NIGHT = "2026-11-25T23:30:00+01:00"
+NEXT_NIGHT = "2026-11-26T23:30:00+01:00"
 MONTHLY_NIGHTS = ["2026-12-02T23:30:00+01:00", "2027-01-06T23:30:00+01:00",
                   "2027-02-03T23:30:00+01:00", "2027-03-03T23:30:00+01:00"]
 TUESDAY_10 = "2026-11-24T10:00:00+01:00"
@@ -64,6 +66,9 @@ class Service:
     def clear(self, device: str) -> None:
         self.lab.control("DELETE", f"/devices/{device}/faults")
 
+    def rows(self) -> int:
+        return self.ledger("SELECT count(*) FROM events")[0][0]
+
     def ledger(self, sql: str, *params) -> list[tuple]:
         with sqlite3.connect(self.out / "ledger.sqlite") as conn:
             return conn.execute(sql, params).fetchall()
@@ -80,6 +85,14 @@ class Service:
 
 def failed_hosts(recap: dict) -> set[str]:
     return {h for h, c in recap.items() if c["failed"] or c["unreachable"]}
+
+
+def changed_hosts(recap: dict) -> dict[str, int]:
+    return {h: c["changed"] for h, c in recap.items() if c["changed"]}
+
+
+def no_deprecation(result) -> None:
+    assert "[DEPRECATION WARNING]" not in result.stdout + result.stderr, result.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -110,13 +123,33 @@ def test_onboarding_converges_and_a_second_run_changes_nothing(service):
     for secret in secrets_of(service.lab):
         assert secret not in result.stdout and secret not in result.stderr
 
-    again, recap = service.play("onboard_network.yml")
-    assert again.returncode == 0, again.stdout[-3000:]
-    assert {h: c["changed"] for h, c in recap.items() if c["changed"]} == {}
+    no_deprecation(result)
+    plan = (service.out / "network-plans" / "lab001" / "network-plan.md").read_text()
 
-    check, recap = service.play("onboard_network.yml", "--check", "--diff")
+    # the next night: new health checks of the same devices move only the times
+    rows = service.rows()
+    again, recap = service.play("onboard_network.yml", now=NEXT_NIGHT)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert changed_hosts(recap) == {}, again.stdout[-3000:]
+    assert (service.out / "network-plans" / "lab001" / "network-plan.md").read_text() == plan
+    no_deprecation(again)
+    # every row of a run carries the run's id, generated once for all workers; the
+    # summary names it
+    runs = service.ledger("SELECT DISTINCT run FROM events WHERE id > ?", rows)
+    assert len(runs) == 1 and runs[0][0].startswith("local-"), runs
+    assert service.summary("onboard_network.yml")["run"] == runs[0][0]
+    assert runs[0][0] not in {r for (r,) in service.ledger("SELECT DISTINCT run FROM events WHERE id <= ?", rows)}
+    rows = service.rows()
+    given, _recap = service.play("onboard_network.yml", "-l", "lab001-fw01", "-e", "praxis_run_id=ticket-4711")
+    assert given.returncode == 0
+    assert service.ledger("SELECT DISTINCT run FROM events WHERE id > ?", rows) == [("ticket-4711",)]
+    assert service.summary("onboard_network.yml")["run"] == "ticket-4711"
+
+    rows = service.rows()
+    check, recap = service.play("onboard_network.yml", "--check", "--diff", now=NEXT_NIGHT)
     assert check.returncode == 0, check.stdout[-3000:]
-    assert {h: c["changed"] for h, c in recap.items() if c["changed"]} == {}
+    assert changed_hosts(recap) == {}
+    assert service.rows() == rows     # a dry run records nothing
     for secret in secrets_of(service.lab):
         assert secret not in check.stdout
 
@@ -143,6 +176,13 @@ def test_nightly_checks_every_device_and_updates_signatures(service):
     assert all(json.loads(d)["signature_date"] for _, d in signatures)
     facts = json.loads((service.out / "facts" / "lab001-nas01.json").read_text())
     assert facts["disks"] and facts["firmware_version"].startswith("DSM")
+    no_deprecation(result)
+
+    rows, written = service.rows(), (service.out / "facts" / "lab001-nas01.json").read_text()
+    check, recap = service.play("nightly.yml", "--check", now=NEXT_NIGHT)
+    assert check.returncode == 0 and failed_hosts(recap) == set(), check.stdout[-3000:]
+    assert service.rows() == rows     # a dry run records nothing ...
+    assert (service.out / "facts" / "lab001-nas01.json").read_text() == written     # ... and writes no facts
 
 
 def test_unreachable_device_fails_alone_and_the_summary_lists_it(service):
@@ -216,6 +256,33 @@ def test_four_monthly_runs_keep_three_encrypted_copies(service):
     assert after["lab001-ap01"] == "10.80.0100" and after["lab001-sw01"] == "5.30.0012"
     updates = service.ledger("SELECT host FROM events WHERE kind = 'firmware' AND status = 'changed'")
     assert sorted(h for (h,) in updates) == sorted(set(h for (h,) in updates))    # once per device
+    no_deprecation(result)
+
+
+def test_a_second_monthly_run_on_an_unchanged_lab_changes_and_records_nothing_in_check_mode(service):
+    # the facts files as a nightly run leaves them after the monthly runs' firmware updates,
+    # and the plans drawn from them
+    for night in ("2027-03-04T23:30:00+01:00", "2027-03-05T23:30:00+01:00"):
+        nightly, recap = service.play("nightly.yml", now=night)
+        assert failed_hosts(recap) == set(), nightly.stdout[-3000:]
+    first, recap = service.play("monthly.yml", now="2027-03-06T23:30:00+01:00")
+    assert first.returncode == 0 and failed_hosts(recap) == set(), first.stdout[-4000:]
+    # a nightly run between the monthly runs moves only the times of the device facts
+    nightly, recap = service.play("nightly.yml", now="2027-04-06T23:30:00+01:00")
+    assert failed_hosts(recap) == set(), nightly.stdout[-3000:]
+    plans = {p: p.read_bytes() for p in (service.out / "network-plans").rglob("network-plan.*")}
+    result, recap = service.play("monthly.yml", now="2027-04-07T23:30:00+01:00")
+    assert result.returncode == 0 and failed_hosts(recap) == set(), result.stdout[-4000:]
+    assert changed_hosts(recap) == {}, result.stdout[-4000:]
+    assert {p: p.read_bytes() for p in plans} == plans
+    no_deprecation(result)
+
+    rows = service.rows()
+    service.lab.control("POST", "/devices/lab001-fw01/state", {"hostname": "fw-check-mode"})
+    check, recap = service.play("monthly.yml", "--check", "--diff", now="2027-04-07T23:40:00+01:00")
+    assert check.returncode == 0, check.stdout[-4000:]
+    assert recap["lab001-fw01"]["changed"]      # the backup would be stored ...
+    assert service.rows() == rows               # ... but nothing is recorded
 
 
 @pytest.mark.parametrize("fault", ["truncate_backup", "corrupt_backup"])
@@ -249,7 +316,31 @@ def test_reboot_that_never_returns_fails_after_the_budget(service):
         result, recap = service.play("firmware.yml", "-l", "site_lab002", "-e", "firmware_update_budget=8")
         assert failed_hosts(recap) == {"lab002-fw01"}
         line = next(line for line in result.stdout.splitlines() if line.startswith("fatal: [lab002-fw01]"))
-        assert "within 8 s" in line, line
+        assert "within 8 s" in line and "recorded as pending" in line, line
+        ((status, data),) = service.ledger("SELECT status, data FROM events WHERE host = 'lab002-fw01' AND "
+                                           "kind = 'firmware' ORDER BY id DESC LIMIT 1")
+        assert status == "pending" and json.loads(data)["to"] == "25.7"
     finally:
         service.clear("lab002-fw01")
         service.lab.control("POST", "/devices/lab002-fw01/reboot", {})
+
+
+def test_an_update_that_completed_after_the_budget_is_recorded_when_the_device_is_seen(service):
+    deadline = time.monotonic() + 30     # the firewall boots the staged firmware (reboot above)
+    while not service.lab.device("lab002-fw01").get("up") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert service.lab.device("lab002-fw01")["state"]["firmware_version"].startswith("25.7")
+    later = "2026-11-26T23:45:00+01:00"
+    result, recap = service.play("nightly.yml", "-l", "lab002-fw01", "-v", now=later)
+    assert failed_hosts(recap) == set(), result.stdout[-3000:]
+    assert "completed after its reboot budget" in result.stdout
+    rows = service.ledger("SELECT status, data FROM events WHERE host = 'lab002-fw01' AND kind = 'firmware' "
+                          "ORDER BY id DESC LIMIT 2")
+    (status, data), (before, _data) = rows
+    assert (status, before) == ("changed", "pending")
+    assert json.loads(data)["noticed_at"] == later and json.loads(data)["to"] == "25.7"
+    # recorded once: the next run finds nothing pending
+    again, _recap = service.play("nightly.yml", "-l", "lab002-fw01", "-v", now=later)
+    assert "completed after its reboot budget" not in again.stdout
+    assert len(service.ledger("SELECT id FROM events WHERE host = 'lab002-fw01' AND kind = 'firmware' "
+                              "AND status = 'changed' AND data LIKE '%noticed_at%'")) == 1

@@ -13,17 +13,23 @@ from ansible.template import Templar
 from tests.unit.windows_helpers import load_plugin
 
 
-def action_for(name: str, args: dict):
+def action_for(name: str, args: dict, check_mode: bool = False):
     plugin = load_plugin("action_plugins", name)
     task = MagicMock()
     task.args = dict(args)
     task.action = name
+    task.check_mode = check_mode
     action = plugin.ActionModule(task, MagicMock(), MagicMock(), MagicMock(), None, None)
     action._templar = Templar(loader=DataLoader())
     return action
 
 
 BASE_VARS = {"playbook_dir": "/srv/praxisops/playbooks"}
+
+
+@pytest.fixture(autouse=True)
+def _no_generated_run(monkeypatch):
+    monkeypatch.delenv("PRAXIS_RUN_ID", raising=False)
 
 
 def test_left_out_options_take_the_operation_defaults():
@@ -69,3 +75,25 @@ def test_a_bad_variable_is_named_in_the_error():
         action_for("praxis_device_facts", {}).arguments(dict(BASE_VARS, praxis_device_timeout="soon"))
     with pytest.raises(AnsibleActionFail, match="fail_on"):
         action_for("praxis_device_facts", {"fail_on": "sometimes"}).arguments(dict(BASE_VARS))
+
+
+ACTIONS = ["praxis_device_facts", "praxis_config_backup", "praxis_device_settings", "praxis_firmware_update",
+           "praxis_signature_update"]
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_check_mode_records_nothing_in_the_ledger(name):
+    task_vars = dict(BASE_VARS, praxis_ledger_path="/l/global.sqlite")
+    args = {"settings": {}} if name == "praxis_device_settings" else {}
+    assert action_for(name, dict(args, ledger="/l/task.sqlite"), check_mode=True).arguments(task_vars)["ledger"] is None
+    assert action_for(name, dict(args), check_mode=True).arguments(task_vars)["ledger"] is None
+    assert action_for(name, dict(args)).arguments(task_vars)["ledger"] == "/l/global.sqlite"
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_without_awx_or_praxis_run_id_the_generated_run_id_is_recorded(name, monkeypatch):
+    monkeypatch.setenv("PRAXIS_RUN_ID", "local-20261125T223000Z-abc123")
+    args = {"settings": {}} if name == "praxis_device_settings" else {}
+    assert action_for(name, dict(args)).arguments(dict(BASE_VARS))["run"] == "local-20261125T223000Z-abc123"
+    assert action_for(name, dict(args)).arguments(dict(BASE_VARS, praxis_run_id="r7"))["run"] == "r7"
+    assert action_for(name, dict(args)).arguments(dict(BASE_VARS, awx_job_id=12, praxis_run_id="r7"))["run"] == "12"

@@ -52,3 +52,43 @@ def test_unknown_kind_is_refused_before_writing(tmp_path):
     with pytest.raises(praxis_ledger.LedgerError, match="unknown ledger kind 'nope'"):
         record(path, site="s1", host="h", kind="nope", status="ok", summary="x")
     assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def _child_run_id(queue) -> None:
+    queue.put(praxis_ledger.run_id())
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_generated_run_id_is_the_same_in_every_forked_worker(monkeypatch):
+    monkeypatch.setenv(praxis_ledger.RUN_ENV, "")   # restored after the test, whatever start_run sets
+    monkeypatch.delenv(praxis_ledger.RUN_ENV)
+    monkeypatch.setattr(praxis_ledger, "_STARTED", {})
+    generated = praxis_ledger.start_run()
+    assert generated.startswith("local-") and praxis_ledger.start_run() == generated
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    workers = [context.Process(target=_child_run_id, args=(queue,)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    ids = {queue.get(timeout=30) for _ in workers}
+    for worker in workers:
+        worker.join(30)
+    assert ids == {generated}
+    # AWX's job id first, then praxis_run_id, then the generated id
+    assert praxis_ledger.run_id(4711, "mine") == "4711"
+    assert praxis_ledger.run_id(None, "mine") == "mine" and praxis_ledger.run_id("", " ") == generated
+
+
+def test_a_new_invocation_gets_a_new_run_id_even_with_an_inherited_one(monkeypatch):
+    monkeypatch.setenv(praxis_ledger.RUN_ENV, "local-inherited-from-a-parent-run")
+    monkeypatch.setattr(praxis_ledger, "_STARTED", {})
+    fresh = praxis_ledger.start_run()
+    assert fresh != "local-inherited-from-a-parent-run" and praxis_ledger.run_id() == fresh
+
+
+def test_pending_is_a_status_and_recent_reads_newest_first(tmp_path):
+    path = str(tmp_path / "ledger.sqlite")
+    for status in ("pending", "failed"):
+        record(path, site="s1", host="s1-fw01", kind="firmware", status=status, summary=status, run="r")
+    assert [r["status"] for r in praxis_ledger.recent(path, host="s1-fw01", kind="firmware")] == ["failed", "pending"]
+    assert praxis_ledger.recent(str(tmp_path / "none.sqlite"), host="s1-fw01", kind="firmware") == []

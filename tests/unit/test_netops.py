@@ -299,12 +299,14 @@ def test_firmware_backup_first_then_update_and_verify():
     drivers, order = [], []
 
     def backup(driver):
-        order.append("backup")
-        assert "start" not in driver.calls
-        return {"changed": True, "path": "huber/fw01/x.vault"}
+        order.append("after" if "wait" in driver.calls else "before" if "start" not in driver.calls else "during")
+        return {"changed": True, "path": f"huber/fw01/{order[-1]}.vault"}
     result = firmware_update(target(), SITE, now=TUESDAY_23, backup=backup, opener=opener_for({}, drivers))
     assert result["changed"] and result["previous"] == "25.1.4" and result["installed"] == "25.1.5"
-    assert order == ["backup"] and drivers[0].calls[-2:] == ["start", "wait"]
+    # before the update, and again as the new firmware wrote the configuration (so the next
+    # monthly backup finds it unchanged)
+    assert order == ["before", "after"] and drivers[0].calls[-2:] == ["start", "wait"]
+    assert result["backup_after"]["path"] == "huber/fw01/after.vault"
 
 
 def test_firmware_failed_backup_stops_the_update():
@@ -346,3 +348,81 @@ def test_firmware_protocol_error_is_reported():
     result = firmware_update(t, SITE, now=TUESDAY_23,
                              opener=opener_for({"start": ProtocolError(t, "update refused: Error: no space")}))
     assert result["failed"] and "no space" in result["msg"]
+
+
+# -- check mode records nothing; pending firmware updates ----------------------------------------------------
+
+def _rows(ledger):
+    return list(praxis_ledger.events(ledger))
+
+
+def test_check_mode_records_nothing_for_any_operation(tmp_path, cipher):
+    ledger = str(tmp_path / "l.sqlite")
+    t = target()
+    down = opener_for({"facts": Unreachable(t, "no route"), "firmware_status": Unreachable(t, "no route"),
+                       "export": Unreachable(t, "no route"), "apply": Unreachable(t, "no route")})
+    store = LocalStore(str(tmp_path / "b"))
+    calls = [
+        lambda o: device_facts(t, ledger=ledger, facts_dir=str(tmp_path / "facts"), check_mode=True, opener=o),
+        lambda o: config_backup(t, store, cipher, ledger=ledger, check_mode=True, opener=o),
+        lambda o: signature_update(t, ledger=ledger, check_mode=True, opener=o),
+        lambda o: device_settings(t, {"rules": []}, ledger=ledger, check_mode=True, opener=o),
+        lambda o: firmware_update(t, SITE, now=TUESDAY_23, ledger=ledger, check_mode=True, opener=o),
+        lambda o: firmware_update(t, SITE, now=TUESDAY_10, ledger=ledger, check_mode=True, opener=o),
+    ]
+    for call in calls:
+        call(opener_for({"firmware_status": {"installed": "25.1.5", "available": None}}))
+        call(opener_for({}))
+        call(down)
+    assert _rows(ledger) == [] and not (tmp_path / "facts").exists()
+
+
+def _pending(tmp_path, budget_error=None):
+    ledger = str(tmp_path / "l.sqlite")
+    t = target()
+    result = firmware_update(t, SITE, now=TUESDAY_23, budget=30, ledger=ledger, run="run-1",
+                             opener=opener_for({"wait": budget_error or Timeout(t, "did not come back within 30 s")}))
+    return ledger, t, result
+
+
+def test_reboot_over_budget_is_recorded_as_pending(tmp_path):
+    ledger, _t, result = _pending(tmp_path)
+    assert result["failed"] and result["pending"] and "recorded as pending" in result["msg"]
+    (row,) = _rows(ledger)
+    assert (row["status"], row["run"], row["data"]["from"], row["data"]["to"]) == ("pending", "run-1", "25.1.4",
+                                                                                   "25.1.5")
+
+
+def test_pending_update_is_recorded_when_facts_see_the_new_version(tmp_path):
+    ledger, t, _result = _pending(tmp_path)
+    later = "2026-11-25T23:00:00+01:00"
+    # still down the next night: the update stays pending
+    down = device_facts(t, ledger=ledger, now=later, opener=opener_for({"facts": Unreachable(t, "no route")}))
+    assert down["failed"] and "firmware_update" not in down
+    seen = device_facts(t, ledger=ledger, now=later, run="run-2",
+                        opener=opener_for({"facts": {"firmware_version": "25.1.5"}}))
+    assert seen["firmware_update"]["status"] == "updated" and "completed after its reboot budget" in seen["msg"]
+    updated = [r for r in _rows(ledger) if r["kind"] == "firmware" and r["status"] == "changed"]
+    assert len(updated) == 1 and updated[0]["run"] == "run-2"
+    assert updated[0]["data"]["noticed_at"] == "2026-11-25T23:00:00+01:00"
+    assert updated[0]["data"]["started_at"] == "2026-11-24T22:00:00+00:00"
+    # settled once: the next check records no second update
+    again = device_facts(t, ledger=ledger, now=later, opener=opener_for({"facts": {"firmware_version": "25.1.5"}}))
+    assert "firmware_update" not in again
+    assert len([r for r in _rows(ledger) if r["kind"] == "firmware" and r["status"] == "changed"]) == 1
+
+
+def test_pending_update_is_settled_by_the_next_firmware_run(tmp_path):
+    ledger, t, _result = _pending(tmp_path)
+    current = {"installed": "25.1.5", "available": None}
+    result = firmware_update(t, SITE, now=TUESDAY_23, ledger=ledger, opener=opener_for({"firmware_status": current}))
+    assert result["firmware_update"]["status"] == "updated" and "completed after its reboot budget" in result["msg"]
+    assert [r["status"] for r in _rows(ledger)] == ["pending", "changed", "ok"]
+
+
+def test_pending_update_that_did_not_take_is_recorded_as_failed(tmp_path):
+    ledger, t, _result = _pending(tmp_path)
+    seen = device_facts(t, ledger=ledger, opener=opener_for({"facts": {"firmware_version": "25.1.4"}}))
+    assert seen["firmware_update"]["status"] == "failed" and "did not take" in seen["msg"]
+    device_facts(t, ledger=ledger, opener=opener_for({"facts": {"firmware_version": "25.1.4"}}))
+    assert [r["status"] for r in _rows(ledger) if r["kind"] == "firmware"] == ["pending", "failed"]
