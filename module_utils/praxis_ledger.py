@@ -76,7 +76,10 @@ def _connect(path: str) -> sqlite3.Connection:
     because a checkpoint on every close made each fork write the database
     file and wait for the others."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    if not os.path.isdir(directory):
+        from ansible.module_utils.praxis_backup import private_makedirs
+
+        private_makedirs(directory)
     if not os.path.exists(path):
         # created empty with mode 0600 first: sqlite3 would create it with 0666 & ~umask
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import Any, Callable, Mapping
 
-from ansible.module_utils.praxis_backup import BackupError, LocalStore, SFTPStore, Store, store_backup
+from ansible.module_utils.praxis_backup import BackupError, LocalStore, SFTPStore, Store, private_makedirs, store_backup
 from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, refusal_message
 from ansible.module_utils.praxis_driver import (
     ROLES, VENDORS, Driver, DriverError, ProtocolError, Target, Unsupported, connection_error, open_driver, retry,
@@ -120,12 +120,12 @@ def failure(target: Target, exc: Exception, what: str) -> dict[str, Any]:
             "error_kind": getattr(exc, "kind", "error")}
 
 
-def write_json_atomic(path: str, data: Any, mode: int = 0o640, durable: bool = False) -> None:
+def write_json_atomic(path: str, data: Any, mode: int = 0o600, durable: bool = False) -> None:
     """Write JSON through a temporary file and a rename, so a reader sees the
     old or the new file, never half of one. ``durable``: fsync before the
     rename (for state a later run decides from, not for files rewritten nightly)."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o750, exist_ok=True)
+    private_makedirs(directory)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
