@@ -255,7 +255,8 @@ def connection_error(target: Target, exc: BaseException, what: str, protocol: st
     if isinstance(exc, ssl.SSLCertVerificationError) or any(isinstance(e, ssl.SSLCertVerificationError)
                                                              for e in chain):
         verify = next(e for e in chain if isinstance(e, ssl.SSLCertVerificationError))
-        return TLSUntrusted(target, f"TLS certificate not trusted during {what}: {verify.verify_message}; "
+        return TLSUntrusted(target, f"TLS certificate not trusted during {what}: "
+                                    f"{getattr(verify, 'verify_message', None) or verify}; "
                                     "nothing was sent")
     if names & _AUTH_TYPES and not dropped:
         return AuthFailed(target, f"{protocol} login as {target.username!r} refused during {what}; "
