@@ -227,7 +227,8 @@ def _refused(chain: list[BaseException]) -> bool:
 _DROPPED_TYPES = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError,
                   http.client.RemoteDisconnected, http.client.IncompleteRead, ssl.SSLEOFError)
 _DROPPED_TEXTS = ("transport shut down or saw EOF", "SSH session not active", "the device closed the session",
-                  "Connection reset by peer", "Socket is closed", "EOF during negotiation")
+                  "Connection reset by peer", "Socket is closed", "EOF during negotiation",
+                  "Unable to open channel", "Channel closed")
 _AUTH_TYPES = {"AuthenticationException", "BadAuthenticationType", "PartialAuthentication",
                "NetmikoAuthenticationException"}
 _TIMEOUT_TYPES = {"ReadTimeout"}
