@@ -400,6 +400,9 @@ class SSHDevice(Device):
         key = self.host_key or ssh_host_key(self.run_dir)
         return key.get_fingerprint("sha256")
 
+    def summary(self) -> dict[str, Any]:
+        return dict(super().summary(), host_key=self.host_key_fingerprint())
+
     async def _open_listeners(self) -> list[Any]:
         options: dict[str, Any] = {
             "server_host_keys": [self.host_key or ssh_host_key(self.run_dir)],
