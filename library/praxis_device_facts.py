@@ -88,7 +88,9 @@ seconds:
   returned: success
   type: float
 error_kind:
-  description: On failure, unreachable, auth, timeout, protocol, device or unsupported.
+  description:
+    - On failure, what went wrong (docs/device-identity.md) - auth, refused, dropped, timeout, unreachable,
+      host_key_mismatch, tls_mismatch, identity_unknown, tls_untrusted, protocol, device or unsupported.
   returned: failure
   type: str
 msg:
