@@ -363,3 +363,26 @@ def test_summary_lists_warnings_of_hosts_that_did_not_fail(tmp_path):
         out = tmp_path / "runs" / "x"
         callback._write(str(out / "s.json"), json.dumps(data))
     assert mode(out / "s.json") == 0o600 and mode(out) == 0o700 and mode(tmp_path / "runs") == 0o700
+
+
+# -- the SFTP backup store --------------------------------------------------------------------------
+
+def test_sftp_store_checks_the_server_key_before_it_logs_in(monkeypatch, tmp_path):
+    from ansible.module_utils.praxis_backup import BackupError
+    from ansible.module_utils.praxis_netops import open_store
+
+    spec = {"type": "sftp", "host": "192.0.2.50", "port": 2200, "username": "backup", "path": "/srv/backups"}
+    with pytest.raises(OperationError, match="host_key_checking: false is not supported"):
+        open_store(dict(spec, host_key_checking=False))
+
+    policies = []
+
+    def connect(self, *args, **kwargs):
+        policies.append(self._policy)
+        self._policy.missing_host_key(self, "[192.0.2.50]:2200", paramiko.ECDSAKey.generate())
+    monkeypatch.setattr(paramiko.SSHClient, "connect", connect)
+    with pytest.raises(BackupError, match="no identity store|no SSH host key is recorded"):
+        open_store(spec, identity=IdentityStore(str(tmp_path / "l.sqlite"), "strict"))
+    assert isinstance(policies[-1], IdentityPolicy)
+    with pytest.raises(BackupError, match="no SSH host key is recorded for sftp-192.0.2.50:2200"):
+        open_store(spec, identity=IdentityStore(str(tmp_path / "l.sqlite"), "strict"))
