@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {PLAYBOOKS[name].relative_to(ROOT)} on {len(hosts)} devices, -f {args.forks} ...",
                   flush=True)
             if name in ("praxisops", "module"):
-                record_identities(work, inventory_dir, args.forks, extra, env_extra, args.timeout)
+                record_identities(work, inventory_dir, args.forks, extra, {}, args.timeout)   # with the action plugins
                 status = lab_status(env)
             requests0 = status["totals"]["requests"]
             r = run_playbook(name, PLAYBOOKS[name], work, inventory_dir, args.forks, pid, extra, env_extra, limit,
