@@ -22,7 +22,11 @@ vendor-neutral:
 
 Errors are ``DriverError`` subclasses whose message names the device and
 never contains a secret; ``retry()`` repeats transient failures (connection
-refused or dropped, HTTP 5xx) a bounded number of times.
+refused or dropped, HTTP 5xx) a bounded number of times. ``connection_error()``
+tells the causes of a failed connection apart (login refused, connection
+refused, dropped, timeout, host key or certificate not the recorded one);
+the device's identity is checked before any credential is sent
+(``praxis_identity``, docs/device-identity.md).
 """
 
 from __future__ import annotations
@@ -397,7 +401,8 @@ class HTTPClient:
 
     def _ssl_context(self) -> ssl.SSLContext:
         if not self.target.validate_certs:
-            context = ssl._create_unverified_context()  # noqa: S323 - the site file turned validation off
+            # the site file turned validation off: the certificate is pinned instead (_connect, check_tls)
+            context = ssl._create_unverified_context()  # noqa: S323
         else:
             context = ssl.create_default_context(cafile=self.target.ca_path or None)
         return context
