@@ -166,3 +166,18 @@ def test_all_problems_reported_and_nothing_returned(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(SiteError, match="the sites folder does not exist"):
         load_sites(tmp_path / "nope")
+
+
+def test_tls_fingerprint_pins_a_device_and_a_bad_one_is_named(tmp_path):
+    good = minimal()
+    good["devices"]["firewalls"][0].update(validate_certs=False, tls_fingerprint="SHA256:" + "A" * 43)
+    write(tmp_path, "mueller.yml", good)
+    (site,) = load_sites(tmp_path)
+    hosts = {h["host"]: h for h in site_hosts(site)}
+    assert hosts["mueller-fw01"]["device"]["tls_fingerprint"] == "SHA256:" + "A" * 43
+
+    bad = minimal()
+    bad["devices"]["firewalls"][0]["tls_fingerprint"] = "AB:CD"
+    write(tmp_path, "mueller.yml", bad)
+    problems = problems_of(tmp_path)
+    assert any("devices.firewalls[0].tls_fingerprint" in p for p in problems), problems
