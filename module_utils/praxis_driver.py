@@ -272,8 +272,15 @@ def connection_error(target: Target, exc: BaseException, what: str, protocol: st
     if any(isinstance(e, (socket.timeout, TimeoutError)) for e in chain) or names & _TIMEOUT_TYPES:
         return Timeout(target, f"no answer within {target.timeout:g} s during {what}")
     if dropped:
-        return ConnectionDropped(target, f"{what}: the device closed the {protocol} session "
-                                         f"({type(exc).__name__}: {first}); not a login problem")
+        # the cause itself, not a wrapper's words (netmiko reports a drop during the login as
+        # "Authentication to device failed.")
+        cause = next((e for e in chain if isinstance(e, _DROPPED_TYPES)), None)
+        if cause is not None:
+            detail = f"{type(cause).__name__}: {target.scrub(str(cause)).strip() or 'connection closed'}"
+        else:
+            detail = next(t for t in _DROPPED_TEXTS if t in text)
+        return ConnectionDropped(target, f"{what}: the device closed the {protocol} session ({detail}); "
+                                         "not a login problem")
     return Unreachable(target, f"{what}: {protocol} failed ({type(exc).__name__}: {first})")
 
 

@@ -766,6 +766,7 @@ def test_netmiko_error_mapping():
                                              "Authentication failed: transport shut down or saw EOF")
     mapped = lancom.map_ssh_error(target, dropped, "facts")
     assert type(mapped) is ConnectionDropped and "not a login problem" in str(mapped)
+    assert "Authentication" not in str(mapped) and "transport shut down or saw EOF" in str(mapped)
     refused_login = NetmikoAuthenticationException("Authentication to device failed.\n\nAuthentication failed.")
     assert type(lancom.map_ssh_error(target, refused_login, "facts")) is AuthFailed
     assert lancom.map_ssh_error(target, KeyError("x"), "facts") is None
