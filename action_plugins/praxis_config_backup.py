@@ -40,7 +40,7 @@ class ActionModule(DeviceAction):
             return {"failed": True, "changed": False, "msg": f"keep must be at least 1, got {args['keep']}"}
         try:
             cipher = AnsibleVaultCipher(self.vault_secrets())
-            store = open_store(args["store"])
+            store = open_store(args["store"], identity=self.identity)
         except BackupError as exc:
             return {"failed": True, "changed": False, "msg": f"{target.host}: {exc}"}
         try:

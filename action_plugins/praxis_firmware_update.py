@@ -47,7 +47,7 @@ class ActionModule(DeviceAction):
             def backup(driver):
                 try:
                     cipher = AnsibleVaultCipher(self.vault_secrets())
-                    store = open_store(args["backup_store"])
+                    store = open_store(args["backup_store"], identity=self.identity)
                 except BackupError as exc:
                     return {"failed": True, "changed": False, "msg": str(exc)}
                 try:

@@ -16,6 +16,9 @@ description:
   - Messages are taken from the task result; tasks with C(no_log) show only that they failed.
   - The summary names the run id the ledger records carry, C(awx_job_id), else C(praxis_run_id)
     (extra variables), else the id generated when the playbook started.
+  - A section "Warnings" lists, per practice, what a task reported in C(praxis_warnings) even where the
+    host did not fail, e.g. a device identity recorded on first use (with its fingerprint), TLS
+    validation off without a pin, SSH host key checking switched off (see docs/device-identity.md).
 requirements:
   - enabled in ansible.cfg (C(callbacks_enabled = praxis_summary))
 options:
@@ -80,12 +83,15 @@ class CallbackModule(CallbackBase):
         if entry is None:
             sites = sorted(g.get_name()[5:] for g in host.get_groups() if g.get_name().startswith("site_"))
             entry = {"host": name, "site": sites[0] if sites else "-", "status": "ok", "changed": 0,
-                     "task": None, "msg": None}
+                     "task": None, "msg": None, "warnings": []}
             self.hosts[name] = entry
         return entry
 
     def _mark(self, result, status: str) -> None:
         entry = self._entry(result)
+        for warning in result._result.get("praxis_warnings") or []:
+            if warning not in entry["warnings"]:
+                entry["warnings"].append(str(warning)[:500])
         if status == "changed":
             entry["changed"] += 1
         if RANK[status] > RANK[entry["status"]]:
@@ -115,8 +121,9 @@ class CallbackModule(CallbackBase):
     def summary(self) -> dict:
         sites: dict[str, dict] = {}
         for entry in sorted(self.hosts.values(), key=lambda e: (e["site"], e["host"])):
-            site = sites.setdefault(entry["site"], {"hosts": 0, "failed": []})
+            site = sites.setdefault(entry["site"], {"hosts": 0, "failed": [], "warnings": []})
             site["hosts"] += 1
+            site["warnings"] += [{"host": entry["host"], "warning": w} for w in entry["warnings"]]
             if entry["status"] in ("failed", "unreachable"):
                 site["failed"].append({k: entry[k] for k in ("host", "status", "task", "msg")})
         counts = {s: sum(1 for e in self.hosts.values() if e["status"] == s)
@@ -139,15 +146,28 @@ class CallbackModule(CallbackBase):
             for site, f in failed:
                 cells = [site, f["host"], f["status"], f["task"] or "", f["msg"] or ""]
                 lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        warnings = [(site, w) for site, info in data["sites"].items() for w in info.get("warnings", [])]
+        if warnings:
+            lines += ["", "## Warnings", "", "| Practice | Host | Warning |", "|---|---|---|"]
+            for site, w in warnings:
+                cells = [site, w["host"], w["warning"]]
+                lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
         return "\n".join(lines) + "\n"
 
     def _write(self, path: str, text: str) -> None:
         directory = os.path.dirname(path)
-        os.makedirs(directory, mode=0o750, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        missing = []
+        while directory and not os.path.isdir(directory):   # each created folder 0700, whatever the umask
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        for folder in reversed(missing):
+            os.mkdir(folder, 0o700)
+            os.chmod(folder, 0o700)
+        directory = os.path.dirname(path)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)   # mkstemp: 0600 whatever the umask
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.chmod(tmp, 0o640)
+        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
 
     def v2_playbook_on_stats(self, stats) -> None:
@@ -161,6 +181,9 @@ class CallbackModule(CallbackBase):
         for site, f in failed:
             self._display.display(f"  {site}: {f['host']} {f['status']} in '{f['task']}': {f['msg']}",
                                   color="red" if f["status"] == "failed" else "yellow")
+        for site, info in data["sites"].items():
+            for w in info["warnings"]:
+                self._display.display(f"  {site}: {w['host']} warning: {w['warning']}", color="yellow")
         out = self.get_option("output_dir") or os.path.join(os.path.dirname(self.playbook_dir), "output", "runs")
         stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         base = os.path.join(out, f"{stamp}-{self.playbook}")

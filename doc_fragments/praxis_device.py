@@ -63,6 +63,17 @@ options:
       - The instant to act as, ISO-8601 with offset (dry runs and tests).
       - Left out or null, the variable C(praxis_now), else the current time.
     type: str
+  identity:
+    description:
+      - What to do with a device whose SSH host key or TLS certificate (validation off) is not recorded yet
+        in the ledger's identity store; see C(docs/device-identity.md).
+      - C(strict) fails naming how to record it (C(playbooks/device_identity.yml)); C(record) records it
+        (trust on first use) and shows the fingerprint as a warning.
+      - A key or certificate that differs from the record fails in both modes, before any credential is sent.
+      - Left out or null, the variable C(praxis_device_identity), else C(strict).
+    type: str
+    choices: [strict, record]
+    default: strict
 notes:
   - Options left out or null take the project-wide variables named with them, so roles pass their
     variables through with null defaults and no C(default()) chain is templated per device.

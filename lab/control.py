@@ -12,7 +12,9 @@ switch faults at run time. All answers are JSON; errors are
 ``DELETE /devices/<name>/faults``           all faults off
 ``POST   /devices/<name>/state``            JSON merge into the device state; keys must exist
 ``POST   /devices/<name>/call/<set_x>``     call a ``set_*`` method of the device class with the
-                                            JSON object as keyword arguments (``set_disk_health``)
+                                            JSON object as keyword arguments (``set_disk_health``;
+                                            ``set_host_key``: an SSH device gets a new host key,
+                                            as after a device swap or factory reset)
 ``POST   /devices/<name>/reboot``           reboot (also powers up a device that stayed down)
 ``GET    /firmware/``                       the provider's firmware catalog of the lab (JSON list)
 ``GET    /firmware/<file>``                 a firmware image of that catalog (LANCOM loads by URL)

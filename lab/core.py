@@ -117,6 +117,7 @@ class Device:
         self.boot_time = time.time()
         self.state: dict[str, Any] = self.initial_state()
         self.requests = 0               # answered requests / commands, for the benchmark
+        self.login_attempts = 0         # credentials received (tests: none reach a device that is not trusted)
         self._listeners: list[Any] = []
         self._reboot_task: asyncio.Task | None = None
         self.up = False
@@ -174,6 +175,7 @@ class Device:
         return int(time.time() - self.boot_time)
 
     def check_credentials(self, username: str | None, password: str | None) -> bool:
+        self.login_attempts += 1
         if self.faults.refuse_auth:
             return False
         return (secrets.compare_digest(str(username or ""), self.username)
@@ -185,7 +187,7 @@ class Device:
             "name": self.name, "site": self.site_id, "vendor": self.vendor, "role": self.role,
             "model": self.model, "address": self.address, "port": self.port,
             "protocol": self.protocol, "up": self.up, "rebooting": self.rebooting,
-            "uptime": self.uptime(), "requests": self.requests,
+            "uptime": self.uptime(), "requests": self.requests, "login_attempts": self.login_attempts,
             "firmware": self.state.get("firmware_version"),
             "faults": {k: v for k, v in self.faults.as_dict().items() if v},
         }

@@ -158,6 +158,10 @@ class _Listener:
         self._acceptor = acceptor
         self._conns = conns
 
+    def update_host_key(self, key: asyncssh.SSHKey) -> None:
+        """New sessions get ``key``; open ones keep theirs."""
+        self._acceptor.update(server_host_keys=[key])
+
     def close(self) -> None:
         self._acceptor.close()
         for conn in list(self._conns):
@@ -380,11 +384,28 @@ class SSHDevice(Device):
             self.model = model
         self._conns: set = set()
         self.connections = 0            # sessions opened, for "Connection No."
+        self.host_key: asyncssh.SSHKey | None = None   # own key after set_host_key, else the lab's
         super().__init__(*args, **kwargs)
+
+    def set_host_key(self) -> None:
+        """Give the device a new SSH host key, as a replaced or factory-reset device
+        has (the control API's "replace the host key"; no vendor behaviour is
+        emulated: a new key for new sessions, like any SSH server after a key change)."""
+        self.host_key = asyncssh.generate_private_key("ssh-ed25519", comment=f"praxisops-lab {self.name}")
+        for listener in self._listeners:
+            listener.update_host_key(self.host_key)
+
+    def host_key_fingerprint(self) -> str:
+        """SHA256:<base64> of the key new sessions get, as ssh-keygen -l prints it."""
+        key = self.host_key or ssh_host_key(self.run_dir)
+        return key.get_fingerprint("sha256")
+
+    def summary(self) -> dict[str, Any]:
+        return dict(super().summary(), host_key=self.host_key_fingerprint())
 
     async def _open_listeners(self) -> list[Any]:
         options: dict[str, Any] = {
-            "server_host_keys": [ssh_host_key(self.run_dir)],
+            "server_host_keys": [self.host_key or ssh_host_key(self.run_dir)],
             "line_editor": False,
             "reuse_address": True,
             "login_timeout": 60,

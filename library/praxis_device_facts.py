@@ -97,7 +97,9 @@ firmware_update:
   returned: when an earlier run left a firmware update pending
   type: dict
 error_kind:
-  description: On failure, unreachable, auth, timeout, protocol, device or unsupported.
+  description:
+    - On failure, what went wrong (docs/device-identity.md) - auth, refused, dropped, timeout, unreachable,
+      host_key_mismatch, tls_mismatch, identity_unknown, tls_untrusted, protocol, device or unsupported.
   returned: failure
   type: str
 msg:
@@ -107,12 +109,13 @@ msg:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.praxis_identity import IdentityStore
 from ansible.module_utils.praxis_netops import (
     DEVICE_ARGUMENT_SPEC, FACTS_ARGUMENT_SPEC, OperationError, build_target, device_facts,
 )
 # The drivers are imported by name so that they travel with the module (praxis_driver.open_driver loads them).
 from ansible.module_utils import (  # noqa: F401  # pylint: disable=unused-import
-    praxis_driver_lancom, praxis_driver_linux, praxis_driver_opnsense, praxis_driver_synology,
+    praxis_driver_lancom, praxis_driver_linux, praxis_driver_opnsense, praxis_driver_synology, praxis_ledger,
 )
 
 ARGUMENT_SPEC = dict(
@@ -128,13 +131,18 @@ def main():
     p = module.params
     try:
         connection = {k: p[k] for k in ("timeout", "retries", "retry_delay", "options")}
+        # the device's identity is checked against the ledger's store (docs/device-identity.md)
+        connection["identity"] = IdentityStore(p["ledger"], p["identity"], check_mode=module.check_mode)
         target = build_target(p["device"], str(p["site"].get("id")), p["credentials"], connection=connection)
-    except OperationError as exc:
+    except (OperationError, ValueError) as exc:
         module.fail_json(msg=f"device facts: {exc}")
     result = device_facts(target, limits=p["thresholds"], now=p["now"], facts_dir=p["facts_dir"],
                           ledger=p["ledger"], run=p["run"], fail_on=p["fail_on"], check_mode=module.check_mode)
     if "facts" in result:
         result["ansible_facts"] = {"praxis_device_facts": result["facts"]}
+    if connection["identity"].warnings:
+        result["praxis_warnings"] = list(connection["identity"].warnings)
+        result["warnings"] = list(connection["identity"].warnings)
     if result.get("failed"):
         module.fail_json(**result)
     module.exit_json(**result)

@@ -35,6 +35,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible.module_utils.praxis_identity import IdentityStore
+from ansible.module_utils.praxis_identity import who as identity_who
 from ansible.module_utils.praxis_ledger import run_id
 from ansible.module_utils.praxis_netops import DEVICE_ARGUMENT_SPEC, OperationError, build_target
 
@@ -51,23 +53,46 @@ class DeviceAction(ActionBase):
     DEFAULT_TIMEOUT = 20.0
     # option -> project-wide variable it falls back to
     GLOBALS = {"timeout": "praxis_device_timeout", "retries": "praxis_device_retries",
-               "retry_delay": "praxis_device_retry_delay", "ledger": "praxis_ledger_path", "now": "praxis_now"}
+               "retry_delay": "praxis_device_retry_delay", "ledger": "praxis_ledger_path", "now": "praxis_now",
+               "identity": "praxis_device_identity"}
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         args = self.arguments(task_vars)
         host = task_vars.get("inventory_hostname", "?")
+        self.identity = None
         try:
+            self.identity = self.identity_store(args, task_vars)
             target = self.target(args, task_vars)
             site = args.get("site") or task_vars.get("praxis_site") or {}
             result.update(self.operate(target, site, args, task_vars))
         except OperationError as exc:
             result.update(failed=True, changed=False, msg=f"{host}: {self.OPERATION}: {exc}")
+        self.add_warnings(result, task_vars)
         if result.get("skipped"):
             # a skip reported by the operation is a result, not Ansible's "skipped" (no when: was false)
             result["skip_reason"] = result.get("msg")
         return result
+
+    def identity_store(self, args: dict[str, Any], task_vars: dict[str, Any], accept: bool = False,
+                       reason: str = "") -> IdentityStore:
+        """The run's identity check (docs/device-identity.md): mode from
+        ``praxis_device_identity``, records in the ledger."""
+        try:
+            return IdentityStore(args.get("ledger"), args.get("identity") or "strict", accept=accept, reason=reason,
+                                 accepted_by=identity_who(task_vars), check_mode=self.check_mode)
+        except ValueError as exc:
+            raise OperationError(str(exc)) from None
+
+    def add_warnings(self, result: dict[str, Any], task_vars: dict[str, Any]) -> None:
+        """Warnings the technician must see, shown by Ansible and listed by the
+        run summary (``praxis_warnings``): identities recorded on first use, TLS
+        validation off without a pin, host key checking off."""
+        warnings = list(self.identity.warnings) if self.identity is not None else []
+        if warnings:
+            result["praxis_warnings"] = list(dict.fromkeys(result.get("praxis_warnings", []) + warnings))
+            result["warnings"] = list(result.get("warnings", [])) + warnings
 
     def arguments(self, task_vars: dict[str, Any]) -> dict[str, Any]:
         """The task's options, null ones left out, completed from the project-wide
@@ -127,6 +152,7 @@ class DeviceAction(ActionBase):
                                      "inventory's vault and run with --vault-password-file or --vault-id")
             credentials = self._templar.template(task_vars[name])
         connection = {key: args.get(key) for key in ("timeout", "retries", "retry_delay", "options")}
+        connection["identity"] = self.identity
         if device.get("vendor") == "linux":
             connection["username"] = task_vars.get("ansible_user")
             connection["private_key_file"] = (task_vars.get("ansible_ssh_private_key_file")

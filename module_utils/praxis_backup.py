@@ -38,6 +38,27 @@ SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 DIFF_LINES = 400
 
 
+
+def private_makedirs(directory: str) -> None:
+    """Create ``directory`` and each missing parent with mode 0700, whatever the
+    umask (``os.makedirs`` gives its ``mode`` to the last folder only); folders
+    that exist are left as they are."""
+    directory = os.path.abspath(directory)
+    missing = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)
+
+
 class BackupError(Exception):
     """A backup could not be stored or verified; nothing old was touched."""
 
@@ -92,7 +113,7 @@ class LocalStore(Store):
         rename. ``verify`` gets the temporary file's path before the rename;
         whatever it raises leaves the old file as it was."""
         full = self._full(path)
-        os.makedirs(os.path.dirname(full), mode=0o700, exist_ok=True)
+        private_makedirs(os.path.dirname(full))
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(full))
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -163,6 +184,7 @@ class SFTPStore(Store):
         self._makedirs(posixpath.dirname(full))
         tmp = posixpath.join(posixpath.dirname(full), f".tmp-{os.getpid()}-{hashlib.sha256(data).hexdigest()[:8]}")
         with self.client.open(tmp, "wb") as handle:
+            handle.chmod(0o600)             # before the data: the server's umask may leave it readable
             handle.write(data)
             handle.flush()
         self.client.chmod(tmp, 0o600)

@@ -22,13 +22,18 @@ vendor-neutral:
 
 Errors are ``DriverError`` subclasses whose message names the device and
 never contains a secret; ``retry()`` repeats transient failures (connection
-refused or dropped, HTTP 5xx) a bounded number of times.
+refused or dropped, HTTP 5xx) a bounded number of times. ``connection_error()``
+tells the causes of a failed connection apart (login refused, connection
+refused, dropped, timeout, host key or certificate not the recorded one);
+the device's identity is checked before any credential is sent
+(``praxis_identity``, docs/device-identity.md).
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import errno
 import http.client
 import importlib
 import json
@@ -106,8 +111,43 @@ class ServerError(DriverError):
     transient = True
 
 
+class ConnectionRefused(Unreachable):
+    """The device's address answered, but nothing listens on the port (TCP reset
+    on connect): the service is down, the device is rebooting or the port is wrong."""
+    kind = "refused"
+
+
+class ConnectionDropped(Unreachable):
+    """A session was opened and then closed or reset by the other side."""
+    kind = "dropped"
+
+
 class AuthFailed(DriverError):
     kind = "auth"
+
+
+class IdentityError(DriverError):
+    """The device's identity (SSH host key, TLS certificate) is not the one
+    recorded for it, or none is recorded. Raised before any credential is
+    sent; never transient."""
+    kind = "identity"
+
+
+class IdentityUnknown(IdentityError):
+    kind = "identity_unknown"
+
+
+class HostKeyMismatch(IdentityError):
+    kind = "host_key_mismatch"
+
+
+class TLSMismatch(IdentityError):
+    kind = "tls_mismatch"
+
+
+class TLSUntrusted(DriverError):
+    """The TLS certificate does not validate against the trusted CAs."""
+    kind = "tls_untrusted"
 
 
 class ProtocolError(DriverError):
@@ -141,6 +181,12 @@ class Target:
     # Vendor-specific inputs, e.g. ``firmware``: the provider's catalog entry
     # for this model ``{"version", "url", "date"}`` (LANCOM loads images by URL).
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The pinned TLS certificate of the site file (``tls_fingerprint``, "SHA256:<base64>").
+    tls_fingerprint: str | None = None
+    # Where the device's SSH host key / TLS certificate is checked and recorded
+    # (``praxis_identity.IdentityStore``); without one, nothing is trusted that
+    # is not pinned explicitly (known_hosts, ``tls_fingerprint``).
+    identity: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def host(self) -> str:
@@ -157,6 +203,84 @@ class Target:
         if self.password and len(self.password) >= 4:
             text = text.replace(self.password, SECRET_MASK)
         return text
+
+
+def error_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during, innermost last."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _refused(chain: list[BaseException]) -> bool:
+    for exc in chain:
+        if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+            return True
+        nested = getattr(exc, "errors", None)   # paramiko NoValidConnectionsError: {address: OSError}
+        if isinstance(nested, dict) and nested and all(
+                isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED
+                for e in nested.values()):
+            return True
+    return False
+
+
+_DROPPED_TYPES = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError,
+                  http.client.RemoteDisconnected, http.client.IncompleteRead, ssl.SSLEOFError)
+_DROPPED_TEXTS = ("transport shut down or saw EOF", "SSH session not active", "the device closed the session",
+                  "Connection reset by peer", "Socket is closed", "EOF during negotiation",
+                  "Unable to open channel", "Channel closed")
+_AUTH_TYPES = {"AuthenticationException", "BadAuthenticationType", "PartialAuthentication",
+               "NetmikoAuthenticationException"}
+_TIMEOUT_TYPES = {"ReadTimeout"}
+
+
+def connection_error(target: Target, exc: BaseException, what: str, protocol: str = "connection") -> DriverError:
+    """The contract error for a failure below the device protocol (socket, TLS,
+    SSH library), so that each cause reaches the technician as what it is:
+    connection refused (nothing listens: device down, restarting, wrong port),
+    dropped (the device closed or reset an open session), timeout, no route,
+    login refused, host key or certificate not the recorded one."""
+    chain = error_chain(exc)
+    for inner in chain:
+        if isinstance(inner, DriverError):
+            return inner
+    text = target.scrub(" ".join(str(e) for e in chain)).strip()
+    first = (target.scrub(str(exc)).strip().splitlines() or [type(exc).__name__])[0].strip() or type(exc).__name__
+    names = {type(e).__name__ for e in chain}
+    port = target.port or "default"
+    dropped = any(isinstance(e, _DROPPED_TYPES) for e in chain) or any(t in text for t in _DROPPED_TEXTS)
+    if "BadHostKeyException" in names:
+        bad = next(e for e in chain if type(e).__name__ == "BadHostKeyException")
+        return HostKeyMismatch(target, f"{protocol} during {what}: the SSH host key is not the recorded one "
+                                       f"({getattr(bad, 'key', None) and bad.key.get_name()}); nothing was sent")
+    if isinstance(exc, ssl.SSLCertVerificationError) or any(isinstance(e, ssl.SSLCertVerificationError)
+                                                             for e in chain):
+        verify = next(e for e in chain if isinstance(e, ssl.SSLCertVerificationError))
+        return TLSUntrusted(target, f"TLS certificate not trusted during {what}: "
+                                    f"{getattr(verify, 'verify_message', None) or verify}; "
+                                    "nothing was sent")
+    if names & _AUTH_TYPES and not dropped:
+        return AuthFailed(target, f"{protocol} login as {target.username!r} refused during {what}; "
+                                  f"check the vault credentials of {target.host}")
+    if _refused(chain):
+        return ConnectionRefused(target, f"{what}: connection refused on port {port}: nothing listens there "
+                                         "(device down or restarting, service off, or wrong port)")
+    if any(isinstance(e, (socket.timeout, TimeoutError)) for e in chain) or names & _TIMEOUT_TYPES:
+        return Timeout(target, f"no answer within {target.timeout:g} s during {what}")
+    if dropped:
+        # the cause itself, not a wrapper's words (netmiko reports a drop during the login as
+        # "Authentication to device failed.")
+        cause = next((e for e in chain if isinstance(e, _DROPPED_TYPES)), None)
+        if cause is not None:
+            detail = f"{type(cause).__name__}: {target.scrub(str(cause)).strip() or 'connection closed'}"
+        else:
+            detail = next(t for t in _DROPPED_TEXTS if t in text)
+        return ConnectionDropped(target, f"{what}: the device closed the {protocol} session ({detail}); "
+                                         "not a login problem")
+    return Unreachable(target, f"{what}: {protocol} failed ({type(exc).__name__}: {first})")
 
 
 def retry(target: Target, what: str, func: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
@@ -283,7 +407,8 @@ class HTTPClient:
 
     def _ssl_context(self) -> ssl.SSLContext:
         if not self.target.validate_certs:
-            context = ssl._create_unverified_context()  # noqa: S323 - the site file turned validation off
+            # the site file turned validation off: the certificate is pinned instead (_connect, check_tls)
+            context = ssl._create_unverified_context()  # noqa: S323
         else:
             context = ssl.create_default_context(cafile=self.target.ca_path or None)
         return context
@@ -300,27 +425,40 @@ class HTTPClient:
             headers["Authorization"] = "Basic " + token
         return headers
 
-    def _once(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
-        if self._conn is None:
-            self._conn = http.client.HTTPSConnection(self.target.address, self.port, timeout=self.target.timeout,
-                                                     context=self._context)
+    def _connect(self) -> http.client.HTTPSConnection:
+        """A new connection whose certificate is checked before anything is sent:
+        by the trusted CAs when validation is on, and against the pin (site file
+        ``tls_fingerprint``, else the identity store) when validation is off or
+        a pin is given."""
+        conn = http.client.HTTPSConnection(self.target.address, self.port, timeout=self.target.timeout,
+                                           context=self._context)
         try:
+            conn.connect()
+            if not self.target.validate_certs or self.target.tls_fingerprint:
+                from ansible.module_utils.praxis_identity import check_tls
+
+                check_tls(self.target, conn.sock.getpeercert(binary_form=True))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _once(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
             self._conn.request(method, path, body=body, headers=headers)
             response = self._conn.getresponse()
             data = response.read()
             expected = response.getheader("Content-Length")
             if response.getheader("Connection", "").lower() == "close":
                 self.close()
-        except ssl.SSLCertVerificationError as exc:
+        except DriverError:
             self.close()
-            raise ProtocolError(self.target, f"TLS certificate not trusted: {exc.verify_message}") from exc
-        except (socket.timeout, TimeoutError) as exc:
-            self.close()
-            raise Timeout(self.target, f"no answer to {method} {path} within {self.target.timeout:g} s") from exc
+            raise
         except (ConnectionError, OSError, http.client.HTTPException) as exc:
             self.close()
-            raise Unreachable(self.target, f"{method} {path} failed: {exc.__class__.__name__}: "
-                                           f"{self.target.scrub(str(exc)) or 'connection closed'}") from exc
+            raise connection_error(self.target, exc, f"{method} {path.split('?')[0]}", "HTTPS") from exc
         if expected is not None and expected.isdigit() and int(expected) != len(data):
             raise ProtocolError(self.target, f"{method} {path}: answer cut off ({len(data)} of {expected} bytes)")
         return response.status, data

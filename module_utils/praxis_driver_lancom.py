@@ -31,9 +31,10 @@ Lists in a settings fragment are authoritative for what they manage: WLANs
 not listed are switched off, syslog servers and VLANs (except VLAN 1) not
 listed are removed; switch ports not listed are left alone.
 
-SSH host keys: without ``target.options["known_hosts"]`` (a known_hosts file)
-an unknown host key is accepted (paramiko AutoAddPolicy, netmiko's default);
-with it, a key not in the file is refused.
+SSH host keys are checked after the key exchange and before the password is
+sent (docs/device-identity.md): against ``target.options["known_hosts"]`` (a
+known_hosts file) when given, else against the identity store
+(``target.identity``); without either, nothing is trusted.
 """
 
 from __future__ import annotations
@@ -47,17 +48,18 @@ from typing import Any, Callable, TypeVar
 
 from ansible.module_utils.praxis_driver import (
     SECRET_MASK,
-    AuthFailed,
     Driver,
     DriverError,
     ProtocolError,
+    connection_error,
+    error_chain,
     Target,
-    Timeout,
-    Unreachable,
     Unsupported,
     facts_record,
     retry,
 )
+
+from ansible.module_utils.praxis_identity import IdentityPolicy, ssh_client
 
 try:
     import paramiko
@@ -412,39 +414,20 @@ def _normalize_export(text: str, volatile: re.Pattern[str]) -> bytes:
 
 # -- SSH plumbing -------------------------------------------------------------------------------
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
 def map_ssh_error(target: Target, exc: BaseException, what: str) -> DriverError | None:
-    """The contract error for a paramiko / netmiko / socket failure, or None."""
+    """The contract error for a paramiko / netmiko / socket failure, or None
+    for an error that is not about the connection (a programming error)."""
     if isinstance(exc, DriverError):
         return exc
-    text = target.scrub(str(exc)).strip()
-    first = text.splitlines()[0].strip() if text else type(exc).__name__
-    names = {type(e).__name__ for e in _chain(exc)}
-    # paramiko (auth_handler) reports a connection closed during the login as an
-    # authentication failure "transport shut down or saw EOF": a drop, not a refusal.
-    dropped = "transport shut down or saw EOF" in text
-    if paramiko is not None and isinstance(exc, paramiko.AuthenticationException) and not dropped:
-        return AuthFailed(target, f"SSH login as {target.username!r} refused during {what}; "
-                                  f"check the vault credentials of {target.host}")
-    if "BadHostKeyException" in names or "known_hosts" in text:
-        return ProtocolError(target, f"SSH host key not accepted during {what}: {first}")
+    names = {type(e).__name__ for e in error_chain(exc)}
     if names & {"ConfigInvalidException"}:
+        first = (target.scrub(str(exc)).strip().splitlines() or [type(exc).__name__])[0]
         return ProtocolError(target, f"{what}: the device refused a command: {first}")
-    if isinstance(exc, (TimeoutError, socket.timeout)) or "ReadTimeout" in names or \
-            any(isinstance(e, TimeoutError) for e in _chain(exc)):
-        return Timeout(target, f"no answer within {target.timeout:g} s during {what}")
     ssh_error = paramiko.SSHException if paramiko is not None else OSError
-    if dropped or isinstance(exc, (OSError, EOFError, ssh_error)) or \
-            names & {"ReadException", "NetmikoTimeoutException"}:
-        return Unreachable(target, f"{what}: SSH connection failed or dropped ({type(exc).__name__}: {first})")
+    if isinstance(exc, (OSError, EOFError, ssh_error)) or names & {"ReadException", "ReadTimeout",
+                                                                   "NetmikoTimeoutException"} \
+            or any(isinstance(e, DriverError) for e in error_chain(exc)):
+        return connection_error(target, exc, what, "SSH")
     return None
 
 
@@ -458,14 +441,9 @@ class LCOSShell:
         if paramiko is None:
             raise DriverError(target, "the Python package paramiko is needed for LCOS devices")
         self.target = target
-        self.client = paramiko.SSHClient()
-        known_hosts = target.options.get("known_hosts")
-        if known_hosts:
-            self.client.load_host_keys(known_hosts)
-            self.client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        else:
-            # Known limitation: without options.known_hosts the first key seen is trusted.
-            self.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507
+        # The host key is checked after the key exchange and before the password
+        # is sent: against options.known_hosts if given, else the identity store.
+        self.client = ssh_client(target, target.options.get("known_hosts"))
         try:
             self.client.connect(target.address, target.port or DEFAULT_SSH_PORT, username=target.username,
                                 password=target.password or None, key_filename=target.private_key_file,
@@ -1158,13 +1136,22 @@ class LCOSSXDriver(_LancomDriver):
         if t.options.get("known_hosts"):
             params.update(ssh_strict=True, alt_host_keys=True, alt_key_file=t.options["known_hosts"])
         conn = ConnectHandler(auto_connect=False, **params)
+        # netmiko's paramiko client consults key_policy after the key exchange and
+        # before authentication for a key in no loaded known_hosts: the identity
+        # store decides there, before the password leaves (its errors are no
+        # SSHException, so netmiko passes them through unchanged).
+        conn.key_policy = IdentityPolicy(t)
         # After login LCOS SX 5 prints its User EXEC prompt "(<host>) >" (LCOS SX 5
         # CLI reference, see lab/lancom.py). netmiko's generic first read waits for
         # 2 s of silence instead (_test_channel_read without a pattern); waiting for
         # the prompt saves that on every session, i.e. on every switch every night.
         generic = conn._test_channel_read
         conn._test_channel_read = lambda count=40, pattern="": generic(count=count, pattern=pattern or r"[>#]\s*$")
-        conn._open()
+        try:
+            conn._open()
+        except BaseException:
+            conn.paramiko_cleanup()
+            raise
         return conn
 
     def _close_session(self, session: Any) -> None:

@@ -34,17 +34,18 @@ import json
 import os
 import re
 import shlex
-import socket
 from typing import Any, ClassVar
 
 try:
     from ansible.module_utils.praxis_driver import (
-        AuthFailed, Driver, DriverError, ProtocolError, Target, Timeout, Unreachable, retry,
+        AuthFailed, Driver, DriverError, ProtocolError, Target, ConnectionDropped, connection_error, retry,
     )
+    from ansible.module_utils.praxis_identity import IdentityPolicy
 except ImportError:  # outside Ansible: module_utils itself is on sys.path
     from praxis_driver import (  # type: ignore[no-redef]
-        AuthFailed, Driver, DriverError, ProtocolError, Target, Timeout, Unreachable, retry,
+        AuthFailed, Driver, DriverError, ProtocolError, Target, ConnectionDropped, connection_error, retry,
     )
+    from praxis_identity import IdentityPolicy  # type: ignore[no-redef]
 
 try:
     import paramiko
@@ -474,12 +475,14 @@ class LinuxDriver(Driver):
 
     Key authentication only: ``target.private_key_file`` (``target.password``
     unlocks it when it is encrypted), user ``target.username`` (default root),
-    port ``target.port`` (default 22). Host keys are checked: against
-    ``options["host_key"]`` ("ssh-ed25519 AAAA...") and
-    ``options["known_hosts_file"]`` if given, else the user's known_hosts;
-    ``options["host_key_checking"] = False`` accepts any host key (as Ansible's
-    host_key_checking). Every command runs under ``/bin/sh`` with LC_ALL=C, so
-    the output parsed here is the same on German and English hosts.
+    port ``target.port`` (default 22). Host keys are checked before the key
+    authentication: against ``options["host_key"]`` ("ssh-ed25519 AAAA...")
+    and ``options["known_hosts_file"]`` if given, else the user's known_hosts,
+    and a key in none of them against the identity store (``target.identity``,
+    docs/device-identity.md); ``options["host_key_checking"] = False`` accepts
+    any host key (as Ansible's host_key_checking) and says so in every run.
+    Every command runs under ``/bin/sh`` with LC_ALL=C, so the output parsed
+    here is the same on German and English hosts.
 
     Firmware is not offered: Debian packages are kept current by the patch
     service (unattended-upgrades / apt), not as firmware.
@@ -536,9 +539,16 @@ class LinuxDriver(Driver):
             entry = self.target.address if port == 22 else f"[{self.target.address}]:{port}"
             client.get_host_keys().add(entry, key_type, key)
         if options.get("host_key_checking", True):
-            client.set_missing_host_key_policy(_RejectUnknown())
+            # a key in neither known_hosts nor options.host_key: the identity store decides,
+            # after the key exchange and before the key authentication
+            client.set_missing_host_key_policy(IdentityPolicy(self.target))
         else:
-            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+            # praxis_ssh_host_key_checking: false, set by the technician; every run says so
+            if self.target.identity is not None:
+                self.target.identity.warnings.append(
+                    f"{self.target.host}: SSH host key checking is off (praxis_ssh_host_key_checking: false): "
+                    "any host answering at this address gets the login")
+            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - explicit opt-out
         return client
 
     def _connect(self) -> Any:
@@ -551,26 +561,17 @@ class LinuxDriver(Driver):
             client.connect(self.target.address, port=self.target.port or 22, username=user, pkey=pkey,
                            timeout=self.target.timeout, banner_timeout=self.target.timeout,
                            auth_timeout=self.target.timeout, allow_agent=False, look_for_keys=False)
-        except paramiko.AuthenticationException:
+        except paramiko.AuthenticationException as exc:
             client.close()
-            raise AuthFailed(self.target, f"SSH key authentication as {user} refused (key "
-                                          f"{self.target.private_key_file}); check the key of "
-                                          f"{self.target.host}") from None
-        except paramiko.BadHostKeyException as exc:
+            mapped = connection_error(self.target, exc, "SSH login", "SSH")
+            if isinstance(mapped, AuthFailed):
+                raise AuthFailed(self.target, f"SSH key authentication as {user} refused (key "
+                                              f"{self.target.private_key_file}); check the key of "
+                                              f"{self.target.host}") from None
+            raise mapped from None
+        except (paramiko.SSHException, OSError, EOFError, DriverError) as exc:
             client.close()
-            raise ProtocolError(self.target, f"SSH host key changed ({exc.key.get_name()} "
-                                             f"{exc.key.fingerprint}); not connecting") from None
-        except _UnknownHostKey as exc:
-            client.close()
-            raise ProtocolError(self.target, f"SSH host key not known ({exc}); add it to known_hosts or "
-                                             "options.host_key") from None
-        except (socket.timeout, TimeoutError):
-            client.close()
-            raise Timeout(self.target, f"no SSH answer within {self.target.timeout:g} s") from None
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            client.close()
-            raise Unreachable(self.target, f"SSH connection failed: {exc.__class__.__name__}: "
-                                           f"{self._scrub(str(exc)) or 'connection closed'}") from None
+            raise connection_error(self.target, exc, "SSH login", "SSH") from None
         return client
 
     def _session(self) -> Any:
@@ -609,13 +610,9 @@ class LinuxDriver(Driver):
                 err += chunk
             status = channel.recv_exit_status()
             channel.close()
-        except (socket.timeout, TimeoutError):
-            self.close()
-            raise Timeout(self.target, f"no answer from the command within {self.target.timeout:g} s") from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
             self.close()
-            raise Unreachable(self.target, f"SSH session lost: {exc.__class__.__name__}: "
-                                           f"{self._scrub(str(exc)) or 'connection closed'}") from None
+            raise connection_error(self.target, exc, "a command", "SSH") from None
         return status, bytes(out), bytes(err)
 
     def run(self, script: str, *, what: str, stdin: bytes | None = None, ok: tuple[int, ...] = (0,)) -> str:
@@ -625,7 +622,8 @@ class LinuxDriver(Driver):
         status, out, err = self._exec(command, stdin)
         if status == -1:
             self.close()
-            raise Unreachable(self.target, f"{what}: the SSH session ended without an exit status")
+            raise ConnectionDropped(self.target, f"{what}: the SSH session ended without an exit status "
+                                                 "(the host closed it); not a login problem")
         if status not in ok:
             detail = (err or out).decode("utf-8", "replace").strip()
             detail = self._scrub(detail)[-TAIL_CHARS:] or "no output"
@@ -853,21 +851,6 @@ class LinuxDriver(Driver):
             finally:
                 self._secrets = []
         return bool(plan)
-
-
-if paramiko is not None:
-    class _UnknownHostKey(paramiko.SSHException):
-        """The host key is in neither known_hosts nor options.host_key."""
-
-    class _RejectUnknown(paramiko.MissingHostKeyPolicy):
-        def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
-            raise _UnknownHostKey(f"{key.get_name()} {key.fingerprint} for {hostname}")
-else:  # pragma: no cover - paramiko missing: _connect reports it first
-    class _UnknownHostKey(Exception):  # type: ignore[no-redef]
-        pass
-
-    class _RejectUnknown:  # type: ignore[no-redef]
-        pass
 
 
 DRIVER = LinuxDriver

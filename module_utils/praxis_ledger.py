@@ -38,8 +38,23 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_host_kind ON events (host, kind, at);
 CREATE INDEX IF NOT EXISTS events_site_at ON events (site, at);
+CREATE TABLE IF NOT EXISTS device_identity (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    accepted_by TEXT NOT NULL,
+    accepted_reason TEXT NOT NULL,
+    replaced_at TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS device_identity_current ON device_identity (host, kind)
+    WHERE replaced_at IS NULL;
 """
-SCHEMA_VERSION = 1
+# 2: table device_identity (SSH host keys and TLS certificates of the devices)
+SCHEMA_VERSION = 2
+IDENTITY_KINDS = ("ssh", "tls")
 
 
 class LedgerError(RuntimeError):
@@ -71,6 +86,14 @@ def run_id(awx_job_id: Any = None, praxis_run_id: Any = None) -> str:
         if value is not None and str(value).strip():
             return str(value).strip()
     return os.environ.get(RUN_ENV, "")
+def _private(path: str) -> None:
+    """The ledger and its -wal/-shm files readable by the owner only, whatever the umask."""
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -82,7 +105,13 @@ def _connect(path: str) -> sqlite3.Connection:
     because a checkpoint on every close made each fork write the database
     file and wait for the others."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o750, exist_ok=True)
+    if not os.path.isdir(directory):
+        from ansible.module_utils.praxis_backup import private_makedirs
+
+        private_makedirs(directory)
+    if not os.path.exists(path):
+        # created empty with mode 0600 first: sqlite3 would create it with 0666 & ~umask
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     try:
         conn = sqlite3.connect(path, timeout=60)
         if hasattr(conn, "setconfig"):  # Python >= 3.12
@@ -93,6 +122,7 @@ def _connect(path: str) -> sqlite3.Connection:
             conn.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
     except sqlite3.Error as exc:
         raise LedgerError(f"ledger {path}: {exc}") from None
+    _private(path)   # SQLite creates -wal and -shm with the main file's mode; older files may be wider
     return conn
 
 
@@ -157,3 +187,61 @@ def events(path: str, *, site: str | None = None, host: str | None = None, kind:
     for at, run, site_, host_, kind_, status, summary, data in rows:
         yield {"at": at, "run": run, "site": site_, "host": host_, "kind": kind_, "status": status,
                "summary": summary, "data": json.loads(data)}
+
+
+# -- device identities (docs/device-identity.md) -----------------------------------------------
+
+def identity(path: str, host: str, kind: str) -> dict[str, Any] | None:
+    """The current record of ``host``'s SSH host key (``ssh``) or TLS certificate
+    (``tls``), or None."""
+    if not os.path.exists(path):
+        return None
+    conn = _connect(path)
+    try:
+        row = conn.execute("SELECT algorithm, fingerprint, first_seen, accepted_by, accepted_reason "
+                           "FROM device_identity WHERE host = ? AND kind = ? AND replaced_at IS NULL",
+                           (host, kind)).fetchone()
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {path}: {exc}") from None
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    return dict(zip(("algorithm", "fingerprint", "first_seen", "accepted_by", "accepted_reason"), row, strict=True),
+                host=host, kind=kind)
+
+
+def record_identity(path: str, *, host: str, kind: str, algorithm: str, fingerprint: str, accepted_by: str,
+                    accepted_reason: str, at: dt.datetime | None = None) -> None:
+    """Make ``fingerprint`` the current identity of ``host`` (kind ssh or tls);
+    a previous record is kept with ``replaced_at`` set."""
+    if kind not in IDENTITY_KINDS:
+        raise LedgerError(f"unknown identity kind {kind!r}; known: {', '.join(IDENTITY_KINDS)}")
+    moment = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    conn = _connect(path)
+    try:
+        with conn:
+            conn.execute("UPDATE device_identity SET replaced_at = ? WHERE host = ? AND kind = ? "
+                         "AND replaced_at IS NULL", (moment, host, kind))
+            conn.execute("INSERT INTO device_identity (host, kind, algorithm, fingerprint, first_seen, accepted_by, "
+                         "accepted_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (host, kind, algorithm, fingerprint, moment, accepted_by, accepted_reason))
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def identity_history(path: str, host: str | None = None) -> list[dict[str, Any]]:
+    """Every identity record (current and replaced), oldest first."""
+    if not os.path.exists(path):
+        return []
+    conn = _connect(path)
+    try:
+        rows = conn.execute("SELECT host, kind, algorithm, fingerprint, first_seen, accepted_by, accepted_reason, "
+                            "replaced_at FROM device_identity WHERE ? IS NULL OR host = ? ORDER BY id",
+                            (host, host)).fetchall()
+    finally:
+        conn.close()
+    keys = ("host", "kind", "algorithm", "fingerprint", "first_seen", "accepted_by", "accepted_reason", "replaced_at")
+    return [dict(zip(keys, row, strict=True)) for row in rows]

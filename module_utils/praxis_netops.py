@@ -18,10 +18,11 @@ import tempfile
 import time
 from typing import Any, Callable, Mapping
 
-from ansible.module_utils.praxis_backup import BackupError, LocalStore, SFTPStore, Store, store_backup
+from ansible.module_utils.praxis_backup import BackupError, LocalStore, SFTPStore, Store, private_makedirs, store_backup
 from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, refusal_message
 from ansible.module_utils.praxis_driver import (
-    ROLES, VENDORS, Driver, DriverError, ProtocolError, Target, Timeout, Unsupported, open_driver,
+    ROLES, VENDORS, Driver, DriverError, ProtocolError, Target, Timeout, Unsupported, connection_error, open_driver,
+    retry,
 )
 from ansible.module_utils.praxis_health import HealthError, evaluate, overall, thresholds, unreachable_finding
 from ansible.module_utils import praxis_ledger
@@ -43,6 +44,7 @@ DEVICE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "ledger": {"type": "path"},
     "run": {"type": "str", "default": ""},
     "now": {"type": "str"},
+    "identity": {"type": "str", "default": "strict", "choices": ["strict", "record"]},
 }
 
 # Arguments of device_facts beyond those (library/praxis_device_facts.py documents them).
@@ -71,7 +73,7 @@ def build_target(device: Mapping[str, Any], site_id: str, credentials: Any, *,
     """A driver target from the inventory: ``praxis_device``, the site id,
     the vault variable's value ({username, password} or, for Linux, a user and
     key file) and connection options (timeout, retries, retry_delay,
-    private_key_file, username, port, options)."""
+    private_key_file, username, port, options, identity: the identity store)."""
     if not isinstance(device, Mapping):
         raise OperationError(f"device must be the praxis_device dict, got {type(device).__name__}")
     for key in ("name", "role", "vendor", "address"):
@@ -94,6 +96,14 @@ def build_target(device: Mapping[str, Any], site_id: str, credentials: Any, *,
         raise OperationError(f"vault variable {device.get('credentials')} of {site_id}-{device['name']} needs "
                              "username and password (for OPNsense: API key and secret)")
     port = device.get("port") or conn.get("port")
+    pin = None
+    if device.get("tls_fingerprint"):
+        from ansible.module_utils.praxis_identity import normalize_pin
+
+        try:
+            pin = normalize_pin(device["tls_fingerprint"], "tls_fingerprint")
+        except ValueError as exc:
+            raise OperationError(f"{site_id}-{device['name']}: {exc}") from None
     return Target(site=site_id, name=str(device["name"]), vendor=device["vendor"], role=device["role"],
                   address=str(device["address"]), port=int(port) if port else None,
                   model=str(device.get("model") or ""), username=username or "root", password=password,
@@ -101,7 +111,7 @@ def build_target(device: Mapping[str, Any], site_id: str, credentials: Any, *,
                   validate_certs=bool(device.get("validate_certs", True)), ca_path=device.get("ca_path"),
                   timeout=float(conn.get("timeout") or 20), retries=int(conn.get("retries") or 3),
                   retry_delay=float(conn.get("retry_delay") if conn.get("retry_delay") is not None else 1.0),
-                  options=dict(conn.get("options") or {}))
+                  options=dict(conn.get("options") or {}), tls_fingerprint=pin, identity=conn.get("identity"))
 
 
 def failure(target: Target, exc: Exception, what: str) -> dict[str, Any]:
@@ -111,12 +121,12 @@ def failure(target: Target, exc: Exception, what: str) -> dict[str, Any]:
             "error_kind": getattr(exc, "kind", "error")}
 
 
-def write_json_atomic(path: str, data: Any, mode: int = 0o640, durable: bool = False) -> None:
+def write_json_atomic(path: str, data: Any, mode: int = 0o600, durable: bool = False) -> None:
     """Write JSON through a temporary file and a rename, so a reader sees the
     old or the new file, never half of one. ``durable``: fsync before the
     rename (for state a later run decides from, not for files rewritten nightly)."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o750, exist_ok=True)
+    private_makedirs(directory)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -235,10 +245,20 @@ def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, now
 
 # -- NET-02 / NET-07: configuration backups ------------------------------------------------------
 
-def open_store(spec: Mapping[str, Any]) -> Store:
+def store_target(spec: Mapping[str, Any], identity: Any = None) -> Target:
+    """The SFTP backup server as a target of the identity check (host ``sftp-<host>``)."""
+    port = int(spec.get("port") or 22)
+    return Target(site="sftp", name=str(spec["host"]) if port == 22 else f"{spec['host']}:{port}", vendor="linux",
+                  role="nas", address=str(spec["host"]), port=port, username=str(spec.get("username") or ""),
+                  timeout=30.0, identity=identity)
+
+
+def open_store(spec: Mapping[str, Any], identity: Any = None) -> Store:
     """The backup store: ``{"type": "local", "path": ...}`` or ``{"type": "sftp",
-    "host", "port", "username", "private_key_file", "path", "known_hosts",
-    "host_key_checking"}``; the host key must be known unless checking is off."""
+    "host", "port", "username", "private_key_file", "path", "known_hosts"}``.
+    The server's host key is checked before the key authentication: against
+    ``known_hosts`` when given, else against the identity store ``identity``
+    (recorded at the onboarding or with playbooks/device_identity.yml)."""
     kind = spec.get("type", "local")
     if kind == "local":
         if not spec.get("path"):
@@ -248,25 +268,25 @@ def open_store(spec: Mapping[str, Any]) -> Store:
         for key in ("host", "path", "username"):
             if not spec.get(key):
                 raise OperationError(f"config_backup_store.{key} is required for an SFTP store")
+        if spec.get("host_key_checking") is False:
+            raise OperationError("config_backup_store.host_key_checking: false is not supported: the backup server "
+                                 "would get the login whoever answers; record its key once with "
+                                 "playbooks/device_identity.yml or give known_hosts")
         import paramiko  # controller only
 
-        client = paramiko.SSHClient()
-        if spec.get("known_hosts"):
-            client.load_host_keys(str(spec["known_hosts"]))
-        else:
-            client.load_system_host_keys()
-        if spec.get("host_key_checking", True):
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        else:  # the technician turned it off for this store, e.g. in the lab
-            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507
+        from ansible.module_utils.praxis_identity import ssh_client
+
+        target = store_target(spec, identity)
+        client = ssh_client(target, str(spec["known_hosts"]) if spec.get("known_hosts") else None)
         try:
             client.connect(str(spec["host"]), port=int(spec.get("port") or 22), username=str(spec["username"]),
                            key_filename=spec.get("private_key_file"), timeout=30, allow_agent=False,
                            look_for_keys=not spec.get("private_key_file"))
             sftp = client.open_sftp()
-        except (paramiko.SSHException, OSError) as exc:
+        except (paramiko.SSHException, OSError, EOFError, DriverError) as exc:
             client.close()
-            raise BackupError(f"backup store sftp://{spec['host']}: {type(exc).__name__}: {exc}") from None
+            error = connection_error(target, exc, "opening the backup store", "SSH")
+            raise BackupError(f"backup store sftp://{spec['host']}: {error}") from None
         return SFTPStore(sftp, str(spec["path"]), label=f"sftp://{spec['username']}@{spec['host']}", ssh=client)
     raise OperationError(f"config_backup_store.type must be local or sftp, got {kind!r}")
 
@@ -464,3 +484,69 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
     return {"changed": True, "installed": available, "previous": installed, "seconds": seconds,
             "findings": findings, "backup": backup_result, "backup_after": backup_after, "guard": guard,
             "msg": message}
+
+
+# -- device identity (docs/device-identity.md) -----------------------------------------------------
+
+IDENTITY_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "accept": {"type": "bool", "default": False},
+    "reason": {"type": "str"},
+    "backup_store": {"type": "dict"},
+}
+
+
+def identity_kinds(target: Target) -> list[str]:
+    """What proves the device's identity: its SSH host key (LCOS, LCOS SX,
+    Linux), the certificate of an HTTPS device whose validation is off."""
+    if target.vendor in ("lancom", "linux"):
+        return ["ssh"]
+    if not target.validate_certs or target.tls_fingerprint:
+        return ["tls"]
+    return []
+
+
+def device_identity(target: Target, store: Any, *, backup_store: Mapping[str, Any] | None = None,
+                    prober: Callable[[Target, str], tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Read what the device presents (no login) and check it against the store,
+    which records it when new and replaces it when ``store.accept`` is set.
+    The result lists each identity with its fingerprint for the technician."""
+    from ansible.module_utils.praxis_identity import check_tls_fingerprint, probe
+
+    prober = prober or probe
+    checks: list[tuple[Target, str]] = [(target, kind) for kind in identity_kinds(target)]
+    if backup_store and backup_store.get("type") == "sftp" and not backup_store.get("known_hosts") \
+            and backup_store.get("host"):
+        checks.append((store_target(backup_store, store), "ssh"))
+    if not checks:
+        return {"changed": False, "skipped": True, "identities": [],
+                "msg": f"{target.host}: the certificate is validated against the CA (ca_path); nothing to pin"}
+    identities, lines = [], []
+    try:
+        for who, kind in checks:
+            who.identity = store
+            algorithm, fp = retry(who, f"reading the {kind} identity", lambda w=who, k=kind: _probe(w, k, prober))
+            if kind == "tls" and who.tls_fingerprint:
+                check_tls_fingerprint(who, fp)
+                status = "pinned in the site file"
+            else:
+                status = store.check(who, kind, algorithm, fp)
+            identities.append({"host": who.host, "kind": kind, "algorithm": algorithm, "fingerprint": fp,
+                               "status": status})
+            lines.append(f"{who.host} {'SSH host key' if kind == 'ssh' else 'TLS certificate'} {algorithm} "
+                         f"{fp}: {status}")
+    except DriverError as exc:
+        result = failure(target, exc, "device identity")
+        result["identities"] = identities
+        return result
+    changed = any(i["status"] in ("recorded", "accepted", "would record", "would accept") for i in identities)
+    return {"changed": changed, "identities": identities, "msg": "; ".join(lines)}
+
+
+def _probe(target: Target, kind: str, prober: Callable[[Target, str], tuple[str, str]]) -> tuple[str, str]:
+    try:
+        return prober(target, kind)
+    except DriverError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - socket, TLS and SSH library errors, classified
+        raise connection_error(target, exc, f"reading the {kind} identity", "SSH" if kind == "ssh" else "TLS") \
+            from None

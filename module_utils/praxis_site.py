@@ -857,7 +857,8 @@ def site_hosts(site: dict) -> list[dict]:
                 "address": device["address"],
                 "credentials": device["credentials"],
             }
-            for key in ("port", "model", "vendor", "validate_certs", "ca_path", "vlans", "uplink", "notes"):
+            for key in ("port", "model", "vendor", "validate_certs", "ca_path", "tls_fingerprint", "vlans", "uplink",
+                        "notes"):
                 if key in device:
                     info[key] = device[key]
             if role in NETWORK_ROLES:

@@ -310,6 +310,25 @@ def _names(items: list[str] | set[str], limit: int = 5) -> str:
     return ", ".join(items[:limit]) + more
 
 
+def record_identities(work: Path, inventory_dir: Path, forks: int, extra_vars: dict[str, Any],
+                      env_extra: dict[str, str], timeout: float) -> None:
+    """The record step the onboarding does in production (not measured): the
+    devices' SSH host keys into the variant's ledger, so the measured nightly
+    job checks them strictly (docs/device-identity.md)."""
+    work.mkdir(parents=True, exist_ok=True)
+    vars_file = work / "identity-vars.json"
+    vars_file.write_text(json.dumps(extra_vars, indent=1))
+    ansible_playbook = Path(sys.executable).with_name("ansible-playbook")
+    cmd = [str(ansible_playbook if ansible_playbook.exists() else "ansible-playbook"),
+           "-i", str(inventory_dir), "--vault-password-file", str(inventory_dir / ".vault_pass"),
+           "-f", str(forks), "-e", f"@{vars_file}", str(ROOT / "playbooks" / "device_identity.yml")]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PRAXIS_SUMMARY_DIR=str(work / "identity-runs"),
+               ANSIBLE_NOCOLOR="1", **env_extra)
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"recording the device identities failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+
+
 def lab_status(env: dict[str, str]) -> dict[str, Any]:
     answer = bench_lab.lab_cli(env, "status", "--json", timeout=120)
     if answer.returncode != 0:
@@ -767,6 +786,9 @@ def main(argv: list[str] | None = None) -> int:
             failing = set(args.fail_device) & hosts if name != "floor" else set()
             print(f"  {name}: {PLAYBOOKS[name].relative_to(ROOT)} on {len(hosts)} devices, -f {args.forks} ...",
                   flush=True)
+            if name in ("praxisops", "module"):
+                record_identities(work, inventory_dir, args.forks, extra, {}, args.timeout)   # with the action plugins
+                status = lab_status(env)
             requests0 = status["totals"]["requests"]
             r = run_playbook(name, PLAYBOOKS[name], work, inventory_dir, args.forks, pid, extra, env_extra, limit,
                              args.timeout)

@@ -9,7 +9,9 @@ import time
 import paramiko
 import pytest
 
-from ansible.module_utils.praxis_driver import AuthFailed, ProtocolError, Target
+from ansible.module_utils import praxis_ledger
+from ansible.module_utils.praxis_driver import AuthFailed, HostKeyMismatch, IdentityUnknown, Target
+from ansible.module_utils.praxis_identity import IdentityStore
 from ansible.module_utils.praxis_driver_linux import NFT_FILE, SYSLOG_FILE, LinuxDriver, render_rules
 from lab import netns
 
@@ -171,5 +173,16 @@ def test_unknown_host_key_is_refused(host, tmp_path):
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     target = make_target(host, "firewall", options={"known_hosts_file": str(empty)})
-    with pytest.raises(ProtocolError, match="host key not known"):
+    with pytest.raises(IdentityUnknown, match="nothing was sent"):
+        LinuxDriver(target).facts()
+    # with the identity store: recorded on first use, then a different key is a mismatch
+    ledger = str(tmp_path / "ledger.sqlite")
+    target = make_target(host, "firewall", options={"known_hosts_file": str(empty)},
+                         identity=IdentityStore(ledger, "record"))
+    assert LinuxDriver(target).facts()["hostname"]
+    praxis_ledger.record_identity(ledger, host="lab-firewall", kind="ssh", algorithm="ssh-ed25519",
+                                  fingerprint="SHA256:" + "A" * 43, accepted_by="t", accepted_reason="other host")
+    target = make_target(host, "firewall", options={"known_hosts_file": str(empty)},
+                         identity=IdentityStore(ledger, "strict"))
+    with pytest.raises(HostKeyMismatch, match="replaced or reset"):
         LinuxDriver(target).facts()

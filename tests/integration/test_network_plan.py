@@ -59,9 +59,9 @@ def test_plans_for_every_demo_site_then_no_change(tmp_path):
     for site_id, site in SITES.items():
         folder = plans / site_id
         assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         for name in FILES:
-            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o640, name
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
         assert (folder / "network-plan.png").read_bytes().startswith(PNG_MAGIC)
         svg = ET.parse(folder / "network-plan.svg")  # noqa: S314 - written by Graphviz in this test
         assert svg.getroot().tag == "{http://www.w3.org/2000/svg}svg"

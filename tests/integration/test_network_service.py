@@ -212,6 +212,10 @@ def test_http_500_and_dropped_ssh_are_retried_then_fail_that_host_only(service):
         for host in ("lab002-fw01", "lab002-sw01"):
             line = next(line for line in result.stdout.splitlines() if line.startswith(f"fatal: [{host}]"))
             assert "after 3 attempts" in line, line
+        # a dropped session is reported as such, not as a login problem (the technician goes after the network)
+        dropped = next(line for line in result.stdout.splitlines() if line.startswith("fatal: [lab002-sw01]"))
+        assert "closed the SSH session" in dropped and "Authentication" not in dropped, dropped
+        assert '"error_kind": "dropped"' in dropped, dropped
     finally:
         service.clear("lab002-fw01")
         service.clear("lab002-sw01")

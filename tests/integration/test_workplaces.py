@@ -159,8 +159,8 @@ def test_not_managed_computers_are_reported_without_contact(environment, tmp_pat
     assert "| weber-mac01 | macOS | Apple | iMac | 192.0.2.31 |  |" in markdown
     # no vault variable name in a report
     assert "vault_" not in markdown and "vault_" not in json.dumps(report)
-    assert oct((report_dir / "not-managed.md").stat().st_mode & 0o777) == "0o640"
-    assert oct(report_dir.stat().st_mode & 0o777) == "0o750"
+    assert oct((report_dir / "not-managed.md").stat().st_mode & 0o777) == "0o600"
+    assert oct(report_dir.stat().st_mode & 0o777) == "0o700"
     # a second run changes nothing
     again = ansible("ansible-playbook", "-i", str(environment / "praxisops.yml"), "playbooks/onboard_workplaces.yml",
                     "--limit", "not_managed", "-e", f"praxis_output_dir={output}")

@@ -15,7 +15,10 @@ from ansible.module_utils.praxis_driver import (
     FACT_KEYS,
     SECRET_MASK,
     AuthFailed,
+    ConnectionDropped,
+    ConnectionRefused,
     DriverError,
+    HostKeyMismatch,
     ProtocolError,
     Target,
     Timeout,
@@ -713,16 +716,30 @@ class StubKey:
     def get_base64(self) -> str:
         return "AAAA"
 
+    def get_name(self) -> str:
+        return "ssh-ed25519"
+
+
+def _during(outer: BaseException, inner: BaseException) -> BaseException:
+    outer.__context__ = inner
+    return outer
+
 
 @pytest.mark.parametrize("exc, kind", [
-    (ConnectionRefusedError(111, "Connection refused"), Unreachable),
-    (paramiko.ssh_exception.NoValidConnectionsError({("192.0.2.10", 22): OSError("refused")}), Unreachable),
-    (EOFError(), Unreachable),
+    (ConnectionRefusedError(111, "Connection refused"), ConnectionRefused),
+    (paramiko.ssh_exception.NoValidConnectionsError({("192.0.2.10", 22): ConnectionRefusedError(111, "refused")}),
+     ConnectionRefused),
+    (paramiko.ssh_exception.NoValidConnectionsError({("192.0.2.10", 22): OSError(113, "No route to host")}),
+     Unreachable),
+    (EOFError(), ConnectionDropped),
+    (ConnectionResetError(104, "Connection reset by peer"), ConnectionDropped),
+    (paramiko.SSHException("SSH session not active"), ConnectionDropped),
     (socket.timeout("timed out"), Timeout),
-    (paramiko.BadHostKeyException("h", StubKey(), StubKey()), ProtocolError),
-    (paramiko.SSHException("Server '[h]:22' not found in known_hosts"), ProtocolError),
+    (paramiko.BadHostKeyException("h", StubKey(), StubKey()), HostKeyMismatch),
     (paramiko.AuthenticationException("Authentication failed."), AuthFailed),
-    (paramiko.AuthenticationException("Authentication failed: transport shut down or saw EOF"), Unreachable),
+    (paramiko.AuthenticationException("Authentication failed: transport shut down or saw EOF"), ConnectionDropped),
+    (_during(paramiko.AuthenticationException("Authentication failed."), EOFError()), ConnectionDropped),
+    (paramiko.SSHException("Error reading SSH protocol banner"), Unreachable),
 ])
 def test_ssh_error_mapping(exc, kind):
     mapped = lancom.map_ssh_error(make_target(), exc, "facts")
@@ -731,15 +748,25 @@ def test_ssh_error_mapping(exc, kind):
 
 
 def test_netmiko_error_mapping():
-    from netmiko.exceptions import ConfigInvalidException, NetmikoTimeoutException, ReadTimeout
+    from netmiko.exceptions import (
+        ConfigInvalidException, NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout,
+    )
 
     target = make_target(role="switch")
     refused = NetmikoTimeoutException("TCP connection to device failed.\n\nCommon causes")
     refused.__context__ = ConnectionRefusedError(111, "Connection refused")
-    assert type(lancom.map_ssh_error(target, refused, "facts")) is Unreachable
+    assert type(lancom.map_ssh_error(target, refused, "facts")) is ConnectionRefused
     slow = NetmikoTimeoutException("TCP connection to device failed.")
     slow.__context__ = TimeoutError("timed out")
     assert type(lancom.map_ssh_error(target, slow, "facts")) is Timeout
     assert type(lancom.map_ssh_error(target, ReadTimeout("Pattern not detected"), "facts")) is Timeout
     assert type(lancom.map_ssh_error(target, ConfigInvalidException("Invalid input"), "x")) is ProtocolError
+    # netmiko reports a session the device closed during the login as "Authentication to device failed."
+    dropped = NetmikoAuthenticationException("Authentication to device failed.\n\nCommon causes ...\n"
+                                             "Authentication failed: transport shut down or saw EOF")
+    mapped = lancom.map_ssh_error(target, dropped, "facts")
+    assert type(mapped) is ConnectionDropped and "not a login problem" in str(mapped)
+    assert "Authentication" not in str(mapped) and "transport shut down or saw EOF" in str(mapped)
+    refused_login = NetmikoAuthenticationException("Authentication to device failed.\n\nAuthentication failed.")
+    assert type(lancom.map_ssh_error(target, refused_login, "facts")) is AuthFailed
     assert lancom.map_ssh_error(target, KeyError("x"), "facts") is None

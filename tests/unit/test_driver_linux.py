@@ -14,7 +14,7 @@ import pytest
 
 from ansible.module_utils.praxis_backup import mask_secrets
 from ansible.module_utils.praxis_driver import (
-    AuthFailed, DriverError, ProtocolError, Target, Timeout, Unreachable, Unsupported,
+    AuthFailed, ConnectionRefused, DriverError, ProtocolError, Target, Timeout, Unreachable, Unsupported,
 )
 from ansible.module_utils.praxis_driver_linux import (
     DRIVER, NFT_CONF, NFT_FILE, NFT_INCLUDE, SYSLOG_FILE, LinuxDriver, cpu_percent, parse_df, parse_facts,
@@ -569,14 +569,14 @@ def test_refused_key_is_auth_failed_without_retry(monkeypatch, key_file):
 def test_connection_refused_is_unreachable_after_retries(monkeypatch, key_file):
     calls = failing_connect(monkeypatch, paramiko.ssh_exception.NoValidConnectionsError(
         {("192.0.2.20", 22): ConnectionRefusedError(111, "Connection refused")}))
-    with pytest.raises(Unreachable, match="after 2 attempts"):
+    with pytest.raises(ConnectionRefused, match="after 2 attempts") as err:
         LinuxDriver(target(private_key_file=key_file)).facts()
-    assert len(calls) == 2
+    assert len(calls) == 2 and isinstance(err.value, Unreachable) and "connection refused on port" in str(err.value)
 
 
 def test_connect_timeout_is_timeout(monkeypatch, key_file):
     failing_connect(monkeypatch, socket.timeout("timed out"))
-    with pytest.raises(Timeout, match="no SSH answer within 3 s"):
+    with pytest.raises(Timeout, match="no answer within 3 s during SSH login"):
         LinuxDriver(target(private_key_file=key_file, retries=1)).facts()
 
 
@@ -597,7 +597,8 @@ def test_pinned_host_key_and_policy(key_file):
                                 options={"host_key": f"ssh-rsa {public.get_base64()} comment"}))
     client = driver._client()
     assert client.get_host_keys().lookup("[192.0.2.20]:2222")["ssh-rsa"] == public
-    assert type(client._policy).__name__ == "_RejectUnknown"
+    # a key in neither known_hosts nor options.host_key goes to the identity store
+    assert type(client._policy).__name__ == "IdentityPolicy"
     loose = LinuxDriver(target(private_key_file=key_file, options={"host_key_checking": False}))._client()
     assert isinstance(loose._policy, paramiko.AutoAddPolicy)
     with pytest.raises(ProtocolError, match="not an SSH public key"):

@@ -590,3 +590,16 @@ def test_all_problems_of_a_file_at_once(tmp_path):
     write(tmp_path, "m.yml", data)
     problems = problems_of(tmp_path)
     assert len(problems) == 3, problems
+def test_tls_fingerprint_pins_a_device_and_a_bad_one_is_named(tmp_path):
+    good = minimal()
+    good["devices"]["firewalls"][0].update(validate_certs=False, tls_fingerprint="SHA256:" + "A" * 43)
+    write(tmp_path, "mueller.yml", good)
+    (site,) = load_sites(tmp_path)
+    hosts = {h["host"]: h for h in site_hosts(site)}
+    assert hosts["mueller-fw01"]["device"]["tls_fingerprint"] == "SHA256:" + "A" * 43
+
+    bad = minimal()
+    bad["devices"]["firewalls"][0]["tls_fingerprint"] = "AB:CD"
+    write(tmp_path, "mueller.yml", bad)
+    problems = problems_of(tmp_path)
+    assert any("devices.firewalls[0].tls_fingerprint" in p for p in problems), problems

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import tempfile
 
+import asyncssh
 import pytest
 from ansible.module_utils.praxis_driver import (
     FACT_KEYS,
     AuthFailed,
     DriverError,
+    HostKeyMismatch,
+    IdentityUnknown,
     ProtocolError,
     Target,
     Timeout,
     Unreachable,
 )
 from ansible.module_utils.praxis_driver_lancom import DRIVER, LCOSDriver, LCOSSXDriver
+from ansible.module_utils.praxis_identity import IdentityStore
 
 from tests.integration.lab.conftest import set_faults
 
@@ -33,10 +39,14 @@ def start(lab_loop, run_dir, kind: str, **kwargs):
     return lab_loop.start_device(KINDS[kind], password=PASSWORD, reboot_seconds=1, run_dir=run_dir, **kwargs)
 
 
+# the lab's keys, recorded on first use in a ledger of this module's own (docs/device-identity.md)
+IDENTITY = IdentityStore(os.path.join(tempfile.mkdtemp(prefix="praxis-identity-"), "ledger.sqlite"), "record")
+
+
 def target_for(device, **kwargs) -> Target:
     values = dict(site="test", name=device.name, vendor="lancom", role=device.role, address=device.address,
                   port=device.port, username=device.username, password=PASSWORD, timeout=5, retries=2,
-                  retry_delay=0.05)
+                  retry_delay=0.05, identity=IDENTITY)
     values.update(kwargs)
     return Target(**values)
 
@@ -157,11 +167,18 @@ def test_known_hosts_option(lab_loop, lab_run_dir, tmp_path, kind):
         assert driver.facts()["hostname"] == device.name
     other = tmp_path / "other_known_hosts"
     other.write_text(f"[192.0.2.1]:22 {key_type} {blob}\n")
-    driver = DRIVER(target_for(device, retries=3, options={"known_hosts": str(other)}))
+    # not in the file: the identity store decides; without one nothing is trusted
+    driver = DRIVER(target_for(device, retries=3, options={"known_hosts": str(other)}, identity=None))
     opened = counting_opens(driver)
-    with pytest.raises(ProtocolError, match="host key not accepted"):
+    with pytest.raises(IdentityUnknown, match="no identity store"):
         driver.facts()
     assert len(opened) == 1                          # not retried
+    # in the file with another key: a mismatch, whatever the identity store says
+    stranger = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().split()[1]
+    wrong = tmp_path / "wrong_known_hosts"
+    wrong.write_text(f"[{device.address}]:{device.port} ssh-ed25519 {stranger}\n")
+    with pytest.raises(HostKeyMismatch, match="not the recorded one"):
+        DRIVER(target_for(device, retries=3, options={"known_hosts": str(wrong)})).facts()
 
 
 def test_refused_connection_is_unreachable(lab_loop, lab_run_dir):

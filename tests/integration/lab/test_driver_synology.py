@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
+from ansible.module_utils.praxis_identity import fingerprint
 from ansible.module_utils.praxis_driver import AuthFailed, ServerError, Target, Timeout, Unsupported
 from ansible.module_utils.praxis_driver_synology import SynologyDriver
+from lab import tls
 from lab.synology import SynologyNAS
 
 PASSWORD = "Lab-Passw0rd!"
 USER_PASSWORD = "Empf4ng-Lab-Secret"
 
 
+def lab_pin(device: SynologyNAS) -> str:
+    """The fingerprint of the lab's self-signed certificate, as a site file pins it."""
+    cert, _key = tls.ensure_certificate(device.run_dir)
+    return fingerprint(ssl.PEM_cert_to_DER_cert(cert.read_text()))
+
+
 def make_target(device: SynologyNAS, **kwargs) -> Target:
-    # validate_certs off: the lab certificate names 127.0.0.1 and localhost only, not the device address.
+    # validate_certs off: the lab certificate names 127.0.0.1 and localhost only, not the device address;
+    # the certificate is pinned instead (tls_fingerprint), as for a NAS with its factory certificate.
     values = dict(site="test", name=device.name, vendor="synology", role="nas", address=device.address,
                   port=device.port, username="admin", password=PASSWORD,
-                  validate_certs=False, timeout=5,
+                  validate_certs=False, tls_fingerprint=lab_pin(device), timeout=5,
                   retries=2, retry_delay=0.05)
     values.update(kwargs)
     return Target(**values)
