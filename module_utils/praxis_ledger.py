@@ -86,6 +86,8 @@ def run_id(awx_job_id: Any = None, praxis_run_id: Any = None) -> str:
         if value is not None and str(value).strip():
             return str(value).strip()
     return os.environ.get(RUN_ENV, "")
+
+
 def _private(path: str) -> None:
     """The ledger and its -wal/-shm files readable by the owner only, whatever the umask."""
     for name in (path, path + "-wal", path + "-shm"):

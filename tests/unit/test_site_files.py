@@ -481,6 +481,8 @@ devices:
                ca_path: /etc/ssl/ca.pem, notes: "x"}]
   switches: [{name: sw01, address: 10.8.0.2, vendor: lancom, model: GS-3652XP, credentials: vault_voll_sw01,
               uplink: fw01, vlans: [10]}]
+  nas: [{name: nas01, address: 10.8.0.5, vendor: synology, model: DS224+, credentials: vault_voll_nas,
+         validate_certs: false, tls_fingerprint: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]
   workplaces: [{name: ws01, address: 10.8.0.21, vendor: Dell, model: OptiPlex, credentials: vault_voll_win,
                 uplink: sw01}]
 """
