@@ -79,15 +79,3 @@ msg:
   returned: always
   type: str
 """
-
-from ansible.module_utils.basic import AnsibleModule
-
-
-def main():
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    module.fail_json(msg="praxis_device_identity runs as an action plugin on the controller; "
-                         "check that action_plugins is set in ansible.cfg")
-
-
-if __name__ == "__main__":
-    main()

@@ -38,7 +38,6 @@ SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 DIFF_LINES = 400
 
 
-
 def private_makedirs(directory: str) -> None:
     """Create ``directory`` and each missing parent with mode 0700, whatever the
     umask (``os.makedirs`` gives its ``mode`` to the last folder only); folders

@@ -256,8 +256,7 @@ def connection_error(target: Target, exc: BaseException, what: str, protocol: st
         bad = next(e for e in chain if type(e).__name__ == "BadHostKeyException")
         return HostKeyMismatch(target, f"{protocol} during {what}: the SSH host key is not the recorded one "
                                        f"({getattr(bad, 'key', None) and bad.key.get_name()}); nothing was sent")
-    if isinstance(exc, ssl.SSLCertVerificationError) or any(isinstance(e, ssl.SSLCertVerificationError)
-                                                             for e in chain):
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in (exc, *chain)):
         verify = next(e for e in chain if isinstance(e, ssl.SSLCertVerificationError))
         return TLSUntrusted(target, f"TLS certificate not trusted during {what}: "
                                     f"{getattr(verify, 'verify_message', None) or verify}; "
