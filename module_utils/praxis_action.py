@@ -47,6 +47,7 @@ class DeviceAction(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
     _supports_check_mode = True
+    ledger_path: str | None = None
     _supports_async = False
     OPERATION = "device operation"
     SPEC: dict[str, dict[str, Any]] = {}
@@ -80,8 +81,10 @@ class DeviceAction(ActionBase):
         """The run's identity check (docs/device-identity.md): mode from
         ``praxis_device_identity``, records in the ledger."""
         try:
-            return IdentityStore(args.get("ledger"), args.get("identity") or "strict", accept=accept, reason=reason,
-                                 accepted_by=identity_who(task_vars), check_mode=self.check_mode)
+            # a dry run records nothing but still reads the recorded identities
+            return IdentityStore(args.get("ledger") or self.ledger_path, args.get("identity") or "strict",
+                                 accept=accept, reason=reason, accepted_by=identity_who(task_vars),
+                                 check_mode=self.check_mode)
         except ValueError as exc:
             raise OperationError(str(exc)) from None
 
@@ -107,6 +110,7 @@ class DeviceAction(ActionBase):
         if validation.error_messages:
             raise AnsibleActionFail(f"{self._task.action}: {'; '.join(validation.error_messages)}")
         params = validation.validated_parameters
+        self.ledger_path = params.get("ledger")   # read by the identity check, also in a dry run
         if self.check_mode:
             params["ledger"] = None   # a dry run records nothing
         return params

@@ -97,3 +97,22 @@ def test_without_awx_or_praxis_run_id_the_generated_run_id_is_recorded(name, mon
     assert action_for(name, dict(args)).arguments(dict(BASE_VARS))["run"] == "local-20261125T223000Z-abc123"
     assert action_for(name, dict(args)).arguments(dict(BASE_VARS, praxis_run_id="r7"))["run"] == "r7"
     assert action_for(name, dict(args)).arguments(dict(BASE_VARS, awx_job_id=12, praxis_run_id="r7"))["run"] == "12"
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_check_mode_still_reads_the_recorded_identities(name, tmp_path):
+    """A dry run writes nothing, but it must compare the device's key with the
+    recorded one: without the ledger path it would call every device unknown."""
+    from ansible.module_utils import praxis_ledger
+
+    ledger = str(tmp_path / "ledger.sqlite")
+    praxis_ledger.record_identity(ledger, host="lab001-sw01", kind="ssh", algorithm="ssh-ed25519",
+                                  fingerprint="SHA256:" + "A" * 43, accepted_by="tech", accepted_reason="onboarding")
+    task_vars = dict(BASE_VARS, praxis_ledger_path=ledger)
+    args = {"settings": {}} if name == "praxis_device_settings" else {}
+    action = action_for(name, dict(args), check_mode=True)
+    params = action.arguments(task_vars)
+    store = action.identity_store(params, task_vars)
+    assert params["ledger"] is None and store.check_mode
+    assert store.ledger == ledger
+    assert praxis_ledger.identity(store.ledger, "lab001-sw01", "ssh")["fingerprint"] == "SHA256:" + "A" * 43
