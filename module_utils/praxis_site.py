@@ -26,6 +26,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from ansible.module_utils.praxis_errors import PraxisError
+
 try:
     from ansible.module_utils.praxis_calendar import CalendarError, SiteCalendar
 except ImportError:  # imported outside Ansible (tests, lab, benchmarks)
@@ -52,7 +54,7 @@ SITE_SUFFIXES = (".yml", ".yaml")
 MAX_ERRORS = 50
 
 
-class SiteError(ValueError):
+class SiteError(PraxisError, ValueError):
     """One or more site files are invalid; ``problems`` lists them."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -92,6 +92,7 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
+from ansible.module_utils.praxis_errors import PraxisError
 from ansible.module_utils.praxis_calendar import CalendarError, SiteCalendar
 from ansible.module_utils.praxis_health import PRIORITY_ORDER, STATUS_ORDER, overall
 
@@ -105,7 +106,7 @@ GIB = 1024 ** 3
 GB = 1000 ** 3
 
 
-class WorkplaceError(ValueError):
+class WorkplaceError(PraxisError, ValueError):
     """Unusable facts, health data or limits; the message names the field and the value."""
 
 
