@@ -101,11 +101,12 @@ class PraxisAction(ActionBase):
     def arguments(self, task_vars: dict[str, Any]) -> dict[str, Any]:
         """The task's options, null ones left out, completed from the project-wide
         variables and the defaults (``fallbacks``), then checked against the spec."""
+        spec = self.argument_spec()
         args = {key: value for key, value in self._task.args.items() if value is not None}
         for key, value in self.fallbacks(task_vars).items():
-            if args.get(key) is None and value is not None:
+            if key in spec and args.get(key) is None and value is not None:
                 args[key] = value
-        validation = ArgumentSpecValidator(self.argument_spec(), required_if=self.REQUIRED_IF or None).validate(args)
+        validation = ArgumentSpecValidator(spec, required_if=self.REQUIRED_IF or None).validate(args)
         if validation.error_messages:
             raise AnsibleActionFail(f"{self._task.action}: {'; '.join(validation.error_messages)}")
         params = validation.validated_parameters
