@@ -19,6 +19,8 @@ import secrets
 import sqlite3
 from typing import Any, Iterator
 
+from ansible.module_utils.praxis_errors import PraxisError
+
 KINDS = ("health", "backup", "firmware", "signatures", "settings")
 # "pending": started, but its outcome was not seen yet (a firmware update whose reboot
 # did not come back within the budget); a later row of the same host and kind settles it.
@@ -57,7 +59,7 @@ SCHEMA_VERSION = 2
 IDENTITY_KINDS = ("ssh", "tls")
 
 
-class LedgerError(RuntimeError):
+class LedgerError(PraxisError, RuntimeError):
     pass
 
 
