@@ -246,8 +246,9 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
                 conn.execute("UPDATE incidents SET state = 'resolved', passes = ?, resolved_at = ?, updated_at = ?, "
                              "run = ? WHERE id = ?", (passes, stamp, stamp, run, incident["id"]))
                 current = _get(conn, incident["id"])
-                if current["notified_rank"] > 0:    # an all-clear only for what was announced
-                    _queue(conn, current, "resolved", current["reopened"], moment, run)
+                if current["notified_rank"] > 0:    # an all-clear only for what was announced, to its recipients
+                    announced = next(p for p, r in PRIORITY_RANK.items() if r == current["notified_rank"] // 10)
+                    _queue(conn, dict(current, priority=announced), "resolved", current["reopened"], moment, run)
                 result["resolved"].append(current)
             else:
                 conn.execute("UPDATE incidents SET state = 'resolving', passes = ?, updated_at = ?, run = ? "

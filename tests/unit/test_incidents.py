@@ -213,7 +213,7 @@ def test_two_processes_never_claim_the_same_delivery(ledger):
         {"address": "noc@provider.example.net", "language": "en", "audience": "provider"}])
     ids = [p["id"] for p in pending]
     assert len(ids) == 60
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
+    with multiprocessing.get_context("fork").Pool(2) as pool:
         got = pool.map(_claim_all, [(ledger, ids, "job-a"), (ledger, list(reversed(ids)), "job-b")])
     assert sorted(got[0] + got[1]) == sorted(ids)
     assert not set(got[0]) & set(got[1])
