@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import sqlite3
 from typing import Any, Callable, Iterable, Mapping
@@ -168,7 +169,9 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
     ran = {str(c) for c in checks}
     items = [_check_finding(f, i, site, host) for i, f in enumerate(findings or [])]
     result: dict[str, list] = {"opened": [], "updated": [], "escalated": [], "resolved": []}
-    conn = _open(ledger_path)
+    # a dry run against a ledger that does not exist yet must not create one: it
+    # works on an empty in-memory ledger of the same schema instead
+    conn = _open(":memory:" if check_mode and not os.path.exists(ledger_path) else ledger_path)
     try:
         conn.execute("BEGIN IMMEDIATE")
         active = {(r["check"], r["subject"]): r for r in map(_row, conn.execute(

@@ -549,7 +549,10 @@ def test_health_action_first_run_remembers_and_records(tmp_path):
                                                                           ("win.disk_space", "warning")]
     assert {(f["site"], f["host"]) for f in result["findings"]} == {("lab001", "lab001-ws01")}
     assert "win.disk_space" in result["checks"] and "win.failed_logons" not in result["checks"]
-    assert result["incidents"] == {"opened": [], "updated": [], "escalated": [], "resolved": []}
+    # the two disk-space findings open one incident per volume (the incident engine is wired in)
+    opened = result["incidents"]["opened"]
+    assert {(i["host"], i["check"]) for i in opened} == {("lab001-ws01", "win.disk_space")}
+    assert len(opened) == 2 and not any(result["incidents"][k] for k in ("updated", "escalated", "resolved"))
     saved = json.loads((tmp_path / "facts" / "lab001" / "lab001-ws01.json").read_text())
     assert saved["collected_at"] == "2026-11-24T22:00:05.123456+01:00" and saved["status"] == "critical"
     assert result["ansible_facts"]["praxis_win_health"]["status"] == "critical"
