@@ -216,9 +216,11 @@ class DeviceAction(PraxisAction):
     def identity_store(self, args: dict[str, Any], task_vars: dict[str, Any], accept: bool = False,
                        reason: str = "") -> IdentityStore:
         """The run's identity check (docs/device-identity.md): mode from
-        ``praxis_device_identity``, records in the ledger."""
+        ``praxis_device_identity``, records in the ledger. The recorded
+        identities are read in check mode too (``ledger_path``); the store
+        writes nothing then."""
         try:
-            return IdentityStore(args.get("ledger"), args.get("identity") or "strict", accept=accept, reason=reason,
+            return IdentityStore(self.ledger_path or args.get("ledger"), args.get("identity") or "strict", accept=accept, reason=reason,
                                  accepted_by=identity_who(task_vars), check_mode=self.check_mode)
         except ValueError as exc:
             raise OperationError(str(exc)) from None
