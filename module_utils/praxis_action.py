@@ -85,6 +85,8 @@ class PraxisAction(ActionBase):
         self.ledger_path = None
         try:
             args = self.arguments(task_vars)
+            if "now" in args:
+                self.now(args)   # a bad praxis_now stops the host before anything is read, sent or written
             with ledger_waiting(self.variable(task_vars, LEDGER_TIMEOUT)):
                 result.update(self.execute(args, task_vars))
                 if "checks" in result:
