@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import secrets
 import sqlite3
@@ -79,7 +80,7 @@ def check_timeout(value: Any) -> float:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = -1.0
-    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+    if not (seconds > 0 and math.isfinite(seconds)):
         raise LedgerError(f"{TIMEOUT_VARIABLE} {value!r} is not a positive number of seconds "
                           f"(default {DEFAULT_TIMEOUT:g})")
     return seconds
