@@ -17,8 +17,9 @@ and remembers:
 3. decides with ``praxis_workplace.health_findings`` (the host's layered
    thresholds and the site's priorities, docs/findings.md; the site's
    calendar for the signature age in working days);
-4. writes the new result atomically to the same file and records a ledger
-   row (kind ``health``, status ok/warning/critical);
+4. records a ledger row (kind ``health``, status ok/warning/critical), then
+   writes the new result atomically to the same file (a ledger that cannot
+   be written leaves the previous file, so no event is skipped);
 5. hands the findings to the incident engine (``praxis_findings.report``),
    which decides what is new, worse or resolved since the last run;
 6. returns ``status``, ``findings``, ``checks``, ``incidents``, ``health``
@@ -138,13 +139,15 @@ class ActionModule(PraxisAction):
         record = {"site": site_id, "host": host, "checked_at": moment.isoformat(timespec="seconds"),
                   "collected_at": health.get("collected_at"), "status": status, "findings": findings,
                   "health": health}
-        if not check_mode and path:
-            write_json_atomic(path, record, durable=True)
         if args.get("ledger"):
             praxis_ledger.record(args["ledger"], site=site_id, host=host, kind="health", status=status,
                                  summary=summary[:2000],
                                  data={"findings": findings, "collected_at": health.get("collected_at")},
                                  run=args["run"], at=moment)
+        if not check_mode and path:
+            # after the ledger row: when the ledger cannot be written, the previous file stays and the
+            # next run reads the same events again (its collected_at is the next run's since)
+            write_json_atomic(path, record, durable=True)
         result: dict[str, Any] = {
             "changed": False, "status": status, "findings": findings, "checks": win_checks(server),
             "health": health, "path": path, "since": since,

@@ -24,6 +24,9 @@
 * a run in check mode records nothing: the ledger option is dropped before
   the operation runs (``ledger_path`` keeps it for reading);
 * the host's thresholds in layers and its priorities (``praxis_findings``);
+* how long a ledger record or query waits for another process's lock:
+  ``praxis_ledger_timeout`` (seconds, default 60; a lock held longer is a
+  ``LedgerError`` that says so);
 * every ``PraxisError`` (a bad site, calendar, option, threshold, a locked
   ledger, ...) becomes a failed result naming the host, the operation and
   what to fix, never Ansible's "Unexpected failure";
@@ -56,7 +59,9 @@ from ansible.module_utils.praxis_errors import PraxisError
 from ansible.module_utils.praxis_findings import Judge, report, site_layers, thresholds
 from ansible.module_utils.praxis_identity import IdentityStore
 from ansible.module_utils.praxis_identity import who as identity_who
+from ansible.module_utils.praxis_ledger import TIMEOUT_VARIABLE as LEDGER_TIMEOUT
 from ansible.module_utils.praxis_ledger import run_id
+from ansible.module_utils.praxis_ledger import waiting as ledger_waiting
 from ansible.module_utils.praxis_netops import DEVICE_ARGUMENT_SPEC, OperationError, build_target
 
 VAULT_REF = re.compile(r"^vault_[a-z0-9_]+$")
@@ -80,9 +85,12 @@ class PraxisAction(ActionBase):
         self.ledger_path = None
         try:
             args = self.arguments(task_vars)
-            result.update(self.execute(args, task_vars))
-            if "checks" in result:
-                result["incidents"] = self.observe(result, args, task_vars)
+            if "now" in args:
+                self.now(args)   # a bad praxis_now stops the host before anything is read, sent or written
+            with ledger_waiting(self.variable(task_vars, LEDGER_TIMEOUT)):
+                result.update(self.execute(args, task_vars))
+                if "checks" in result:
+                    result["incidents"] = self.observe(result, args, task_vars)
         except PraxisError as exc:
             result.update(failed=True, changed=False, msg=self.scrub(f"{host}: {self.OPERATION}: {exc}"))
         return result
@@ -216,10 +224,13 @@ class DeviceAction(PraxisAction):
     def identity_store(self, args: dict[str, Any], task_vars: dict[str, Any], accept: bool = False,
                        reason: str = "") -> IdentityStore:
         """The run's identity check (docs/device-identity.md): mode from
-        ``praxis_device_identity``, records in the ledger."""
+        ``praxis_device_identity``, records in the ledger. The recorded
+        identities are read in check mode too (``ledger_path``); the store
+        writes nothing then."""
         try:
-            return IdentityStore(args.get("ledger"), args.get("identity") or "strict", accept=accept, reason=reason,
-                                 accepted_by=identity_who(task_vars), check_mode=self.check_mode)
+            return IdentityStore(self.ledger_path or args.get("ledger"), args.get("identity") or "strict",
+                                 accept=accept, reason=reason, accepted_by=identity_who(task_vars),
+                                 check_mode=self.check_mode)
         except ValueError as exc:
             raise OperationError(str(exc)) from None
 

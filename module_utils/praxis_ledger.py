@@ -12,8 +12,10 @@ drivers have already cleaned.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import math
 import os
 import secrets
 import sqlite3
@@ -154,8 +156,52 @@ SCHEMA_VERSION = max(MIGRATIONS)
 IDENTITY_KINDS = ("ssh", "tls")
 
 
+# seconds a record or query waits for another process's lock on the ledger
+# (project-wide variable praxis_ledger_timeout, set per task by praxis_action)
+DEFAULT_TIMEOUT = 60.0
+TIMEOUT_VARIABLE = "praxis_ledger_timeout"
+_timeout = DEFAULT_TIMEOUT
+
+
 class LedgerError(PraxisError, RuntimeError):
     pass
+
+
+def check_timeout(value: Any) -> float:
+    """``praxis_ledger_timeout`` as seconds (a positive number), else LedgerError naming it."""
+    if isinstance(value, bool):
+        value = None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise LedgerError(f"{TIMEOUT_VARIABLE} {value!r} is not a positive number of seconds "
+                          f"(default {DEFAULT_TIMEOUT:g})")
+    return seconds
+
+
+@contextlib.contextmanager
+def waiting(seconds: Any = None) -> Iterator[float]:
+    """Within the block, a record or query waits up to ``seconds`` for another
+    process's lock (None: the default, 60 s)."""
+    global _timeout
+    previous = _timeout
+    _timeout = DEFAULT_TIMEOUT if seconds is None else check_timeout(seconds)
+    try:
+        yield _timeout
+    finally:
+        _timeout = previous
+
+
+def _error(path: str, exc: sqlite3.Error) -> LedgerError:
+    """The LedgerError for an SQLite error; a lock held past the timeout says what to do."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return LedgerError(f"ledger {path} is locked by another process (waited {_timeout:g} s): let the other "
+                           f"run or tool that holds it finish and run again, or give it more time with "
+                           f"{TIMEOUT_VARIABLE} (seconds)")
+    return LedgerError(f"ledger {path}: {text}")
 
 
 _STARTED: dict[int, str] = {}
@@ -212,7 +258,7 @@ def _connect(path: str) -> sqlite3.Connection:
         # created empty with mode 0600 first: sqlite3 would create it with 0666 & ~umask
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     try:
-        conn = sqlite3.connect(path, timeout=60)
+        conn = sqlite3.connect(path, timeout=_timeout)
         if hasattr(conn, "setconfig"):  # Python >= 3.12
             conn.setconfig(sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -221,7 +267,7 @@ def _connect(path: str) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode=WAL")
             _migrate(conn, version)
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     _private(path)   # SQLite creates -wal and -shm with the main file's mode; older files may be wider
     return conn
 
@@ -267,7 +313,7 @@ def record(path: str, *, site: str, host: str, kind: str, status: str, summary: 
                          (moment, run, site, host, kind, status, summary,
                           json.dumps(data or {}, sort_keys=True, default=str)))
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     finally:
         conn.close()
 
@@ -281,7 +327,7 @@ def recent(path: str, *, host: str, kind: str, limit: int = 20) -> list[dict[str
         rows = conn.execute("SELECT at, run, site, host, kind, status, summary, data FROM events "
                             "WHERE host = ? AND kind = ? ORDER BY id DESC LIMIT ?", (host, kind, limit)).fetchall()
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     finally:
         conn.close()
     return [{"at": at, "run": run, "site": site_, "host": host_, "kind": kind_, "status": status,
@@ -307,6 +353,8 @@ def events(path: str, *, site: str | None = None, host: str | None = None, kind:
     try:
         rows = conn.execute(f"SELECT at, run, site, host, kind, status, summary, data FROM events{where} "  # noqa: S608
                             "ORDER BY at, id", params).fetchall()
+    except sqlite3.Error as exc:
+        raise _error(path, exc) from None
     finally:
         conn.close()
     for at, run, site_, host_, kind_, status, summary, data in rows:
@@ -327,7 +375,7 @@ def identity(path: str, host: str, kind: str) -> dict[str, Any] | None:
                            "FROM device_identity WHERE host = ? AND kind = ? AND replaced_at IS NULL",
                            (host, kind)).fetchone()
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     finally:
         conn.close()
     if row is None:
@@ -352,7 +400,7 @@ def record_identity(path: str, *, host: str, kind: str, algorithm: str, fingerpr
                          "accepted_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (host, kind, algorithm, fingerprint, moment, accepted_by, accepted_reason))
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     finally:
         conn.close()
 
@@ -366,6 +414,8 @@ def identity_history(path: str, host: str | None = None) -> list[dict[str, Any]]
         rows = conn.execute("SELECT host, kind, algorithm, fingerprint, first_seen, accepted_by, accepted_reason, "
                             "replaced_at FROM device_identity WHERE ? IS NULL OR host = ? ORDER BY id",
                             (host, host)).fetchall()
+    except sqlite3.Error as exc:
+        raise _error(path, exc) from None
     finally:
         conn.close()
     keys = ("host", "kind", "algorithm", "fingerprint", "first_seen", "accepted_by", "accepted_reason", "replaced_at")

@@ -221,8 +221,6 @@ def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, jud
     facts = dict(facts, checked_at=moment.isoformat(timespec="seconds"), vendor=target.vendor,
                  role=target.role, address=target.address, reachable=True)
     path = facts_path(facts_dir, target.site, target.host) if facts_dir else None
-    if path:
-        write_json_atomic(path, facts)
     settled = settle_pending_firmware(ledger, target, facts.get("firmware_version"), moment, run)
     if ledger:
         checks.append("firmware.pending")
@@ -232,6 +230,8 @@ def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, jud
     health = worst(findings)
     summary = "healthy" if not findings else "; ".join(f["message"] for f in findings)
     _ledger(ledger, target, "health", health, summary, {"facts": facts, "findings": findings}, moment, run)
+    if path:   # after the ledger row: a ledger that cannot be written leaves the previous facts file
+        write_json_atomic(path, facts)
     result = {"changed": False, "facts": facts, "findings": findings, "checks": checks, "health": health,
               "path": path, "seconds": round(time.monotonic() - started, 3), "msg": f"{target.host}: {summary}"}
     if settled:

@@ -439,3 +439,21 @@ def test_tree_memory_is_summed_pss_which_counts_forked_pages_once():
     assert 64 * mib <= figures["tree_pss_peak_bytes"] <= figures["tree_rss_peak_bytes"] - 48 * mib
     assert figures["tree_uss_peak_bytes"] < figures["tree_pss_peak_bytes"]
     assert figures["metric"].startswith("peak of the summed PSS")
+
+
+def test_the_naive_job_takes_praxis_thresholds_and_no_removed_variable():
+    import yaml
+    from ansible.template import trust_as_template
+
+    (decide, *_rest) = yaml.safe_load((ROOT / "bench" / "fleet" / "naive_health.yml").read_text())
+    source = decide["vars"]["naive_limits"]
+
+    def limits(**task_vars):
+        return Templar(loader=DataLoader(), variables=task_vars).template(trust_as_template(source))
+
+    defaults = limits()
+    assert defaults["volume_used_percent_critical"] == 95 and defaults["temperature_critical_c"] == 80
+    assert limits(praxis_thresholds={"cpu_percent": 75})["cpu_percent"] == 75
+    assert limits(device_health_thresholds={"cpu_percent": 75}) == defaults    # no longer read
+    text = (ROOT / "bench" / "fleet" / "naive_health.yml").read_text()
+    assert "+ 10" not in text and ">= 95" not in text      # the critical limits come from the thresholds

@@ -154,3 +154,26 @@ def test_check_actions_return_findings_checks_and_incidents(tmp_path, monkeypatc
     ((ledger, kw),) = seen
     assert ledger == str(tmp_path / "ledger.sqlite") and kw["check_mode"] is True and kw["checks"] == ["net.x"]
     assert kw["site"] == "huber" and kw["host"] == "huber-fw01"
+
+
+def test_the_ledger_timeout_comes_from_praxis_ledger_timeout(tmp_path, monkeypatch):
+    from ansible.module_utils import praxis_ledger
+
+    seen = []
+    action = action_for("praxis_signature_update", {})
+    monkeypatch.setattr(action, "operate", lambda *a: seen.append(praxis_ledger._timeout) or {"changed": False})
+    action.run(task_vars=device_vars(tmp_path, praxis_ledger_timeout="0.5"))
+    assert seen == [0.5] and praxis_ledger._timeout == praxis_ledger.DEFAULT_TIMEOUT
+    bad = device_vars(tmp_path, praxis_ledger_timeout="bald")
+    result = action_for("praxis_signature_update", {}).run(task_vars=bad)
+    assert result["failed"] is True and result["msg"].startswith("huber-fw01: ")
+    assert "praxis_ledger_timeout 'bald' is not a positive number of seconds" in result["msg"]
+
+
+def test_the_identity_check_in_check_mode_reads_the_recorded_identities(tmp_path):
+    action = action_for("praxis_device_facts", {}, check_mode=True)
+    task_vars = device_vars(tmp_path)
+    args = action.arguments(task_vars)
+    assert args["ledger"] is None    # nothing is recorded in check mode ...
+    store = action.identity_store(args, task_vars)
+    assert store.ledger == str(tmp_path / "ledger.sqlite") and store.check_mode is True   # ... but it is read

@@ -613,3 +613,22 @@ def test_health_action_bad_thresholds_and_corrupt_previous_file(tmp_path):
     result, _ = run_health(tmp_path, fixture("health_ok"))
     assert result["status"] == "ok" and "unreadable" in result["warnings"][0]
     assert json.loads(broken.read_text())["status"] == "ok"
+
+
+def test_health_action_on_a_locked_ledger_fails_and_keeps_the_previous_file(tmp_path):
+    run_health(tmp_path, fixture("health_ok"))
+    saved = (tmp_path / "facts" / "lab001" / "lab001-ws01.json").read_text()
+    holder = sqlite3.connect(tmp_path / "ledger.sqlite", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        action, _ = make_action(HEALTH_ACTION, {"facts_dir": str(tmp_path / "facts"), "now": NOW, "run": "43",
+                                                "ledger": str(tmp_path / "ledger.sqlite")}, fixture("health_full_disk"))
+        result = action.run(task_vars={"inventory_hostname": "lab001-ws01", "praxis_site": BAVARIA,
+                                       "group_names": ["workplaces"], "praxis_ledger_timeout": 0.2})
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result["failed"] is True and result["msg"].startswith("lab001-ws01: praxis_win_health: ledger ")
+    assert "is locked by another process (waited 0.2 s)" in result["msg"] and "praxis_ledger_timeout" in result["msg"]
+    # the events of this run are read again by the next one: the previous file (its collected_at) stays
+    assert (tmp_path / "facts" / "lab001" / "lab001-ws01.json").read_text() == saved
