@@ -58,10 +58,16 @@ def test_first_finding_opens_and_queues_once(ledger):
 
 
 def test_check_mode_records_nothing(ledger):
+    import os
+
     result = observe(ledger, [make_finding()], T0, check_mode=True)
     assert len(result["opened"]) == 1
-    assert outbox(ledger) == []
-    assert pi.incidents(ledger) == []
+    assert not os.path.exists(ledger)          # a dry run creates no ledger
+    observe(ledger, [make_finding(host="huber-sw01")], T0, host="huber-sw01")   # a real one, another host
+    before = (outbox(ledger), pi.incidents(ledger))
+    again = observe(ledger, [make_finding()], T0 + NIGHT, check_mode=True)
+    assert len(again["opened"]) == 1
+    assert (outbox(ledger), pi.incidents(ledger)) == before
 
 
 def test_escalation_queues_once_per_level(ledger):
