@@ -45,7 +45,8 @@ class ActionModule(DeviceAction):
             return {"failed": True, "changed": False, "msg": f"{target.host}: {exc}"}
         try:
             result = config_backup(target, store, cipher, keep=args["keep"], check_mode=self.check_mode,
-                                   now=args.get("now"), ledger=args.get("ledger"), run=args["run"])
+                                   now=args.get("now"), ledger=args.get("ledger"), run=args["run"],
+                                   history=self.ledger_path, **self.findings_context(target, site, args, task_vars))
         finally:
             store.close()
         diff_text = result.pop("diff", "")

@@ -22,12 +22,12 @@ class ActionModule(DeviceAction):
     SPEC = FACTS_ARGUMENT_SPEC
 
     def fallbacks(self, task_vars):
-        return dict(super().fallbacks(task_vars), facts_dir=os.path.join(self.output_dir(task_vars), "facts"))
+        return dict(super().fallbacks(task_vars), facts_dir=self.output_path(task_vars, "facts"))
 
     def operate(self, target, site, args, task_vars):
-        result = device_facts(target, limits=args["thresholds"], now=args.get("now"), facts_dir=args.get("facts_dir"),
+        result = device_facts(target, now=args.get("now"), facts_dir=args.get("facts_dir"),
                               ledger=args.get("ledger"), run=args["run"], fail_on=args["fail_on"],
-                              check_mode=self.check_mode)
+                              check_mode=self.check_mode, **self.findings_context(target, site, args, task_vars))
         if "facts" in result:
             result["ansible_facts"] = {"praxis_device_facts": result["facts"]}
         return result

@@ -57,8 +57,8 @@ class ActionModule(DeviceAction):
                     store.close()
         result = firmware_update(target, site, now=args.get("now"), force_reason=args.get("force_reason"),
                                  budget=args["budget"], poll=args["poll"], check_mode=self.check_mode,
-                                 backup=backup, limits=args["thresholds"], ledger=args.get("ledger"),
-                                 run=args["run"])
+                                 backup=backup, ledger=args.get("ledger"), run=args["run"],
+                                 history=self.ledger_path, **self.findings_context(target, site, args, task_vars))
         if result.get("guard", {}).get("forced") and result.get("changed"):
             display.warning(result["msg"])
         return result

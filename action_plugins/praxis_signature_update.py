@@ -22,4 +22,4 @@ class ActionModule(DeviceAction):
 
     def operate(self, target, site, args, task_vars):
         return signature_update(target, check_mode=self.check_mode, now=args.get("now"), ledger=args.get("ledger"),
-                                run=args["run"])
+                                run=args["run"], **self.findings_context(target, site, args, task_vars))

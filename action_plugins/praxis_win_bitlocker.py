@@ -64,20 +64,19 @@ import re
 from typing import Any, Iterator, Mapping
 
 import ansible.module_utils as _ansible_module_utils
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
-from ansible.module_utils.praxis_action import default_path  # noqa: E402
-from ansible.module_utils.praxis_backup import AnsibleVaultCipher, BackupError  # noqa: E402
-from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, refusal_message  # noqa: E402
+from ansible.module_utils.praxis_action import PraxisAction  # noqa: E402
+from ansible.module_utils.praxis_backup import AnsibleVaultCipher  # noqa: E402
+from ansible.module_utils.praxis_calendar import check_disruptive, refusal_message  # noqa: E402
 from ansible.module_utils.praxis_escrow import (  # noqa: E402
     EscrowError, escrow_keys, escrow_path, escrowed, redact,
 )
-from ansible.module_utils.praxis_workplace import WorkplaceError, normalize_bitlocker  # noqa: E402
+from ansible.module_utils.praxis_workplace import normalize_bitlocker  # noqa: E402
 
 display = Display()
 
@@ -112,7 +111,7 @@ def _masking(function, secrets: list[str]):
 
 
 @contextlib.contextmanager
-def sealed_output(action: ActionBase, secrets: list[str]) -> Iterator[None]:
+def sealed_output(action: Any, secrets: list[str]) -> Iterator[None]:
     """While a module that returns recovery keys runs: nothing it outputs can
     be displayed or logged (see the module docstring for each measure)."""
     contexts = {id(pc): pc for pc in (getattr(action, "_play_context", None),
@@ -155,23 +154,22 @@ def _recovery_ids(volume: Mapping[str, Any] | None) -> list[str]:
             if p.get("KeyProtectorType") == "RecoveryPassword"]
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(PraxisAction):
+    OPERATION = MODULE
+    SPEC = ARGUMENT_SPEC
+    REQUIRED_IF = [("protector", "tpm_pin", ("pin",))]
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
-                                                        required_if=[("protector", "tpm_pin", ("pin",))])
+    def fallbacks(self, task_vars: dict[str, Any]) -> dict[str, Any]:
+        return dict(super().fallbacks(task_vars), escrow_dir=self.output_path(task_vars, "escrow"))
+
+    def execute(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         host = str(task_vars.get("inventory_hostname", "?"))
-        secrets = [args["pin"]] if args.get("pin") else []
-        try:
-            result.update(self._protect(args, task_vars, host, secrets))
-        except (BackupError, CalendarError, EscrowError, WorkplaceError) as exc:
-            result.update(failed=True, changed=False, msg=redact(f"{host}: {MODULE}: {exc}", secrets))
-        return result
+        self._secrets = [args["pin"]] if args.get("pin") else []
+        return self._protect(args, task_vars, host, self._secrets)
+
+    def scrub(self, message: str) -> str:
+        """No PIN and nothing shaped like a recovery key in an error."""
+        return redact(message, getattr(self, "_secrets", []))
 
     # -- steps ---------------------------------------------------------------------------------
     def _protect(self, args: dict[str, Any], task_vars: dict[str, Any], host: str,
@@ -183,7 +181,7 @@ class ActionModule(ActionBase):
         site_id = str(site["id"])
         if args["protector"] == "tpm_pin" and not PIN.match(args.get("pin") or ""):
             return {"failed": True, "changed": False, "msg": f"{host}: pin must be 6 to 20 digits (value not shown)"}
-        escrow_dir = args.get("escrow_dir") or default_path(task_vars, "escrow")
+        escrow_dir = args["escrow_dir"]
         guard = check_disruptive(site, args.get("now"), args.get("force_reason"))
         cipher = None
         known: dict[str, Any] = {}

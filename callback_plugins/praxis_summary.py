@@ -35,7 +35,6 @@ options:
 import datetime as dt
 import json
 import os
-import tempfile
 
 import ansible.module_utils as _ansible_module_utils
 from ansible.plugins.callback import CallbackBase
@@ -44,6 +43,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
+from ansible.module_utils.praxis_backup import write_file_atomic  # noqa: E402
 from ansible.module_utils.praxis_ledger import run_id, start_run  # noqa: E402
 
 RANK = {"ok": 0, "changed": 1, "skipped": 0, "failed": 3, "unreachable": 4}
@@ -155,20 +155,7 @@ class CallbackModule(CallbackBase):
         return "\n".join(lines) + "\n"
 
     def _write(self, path: str, text: str) -> None:
-        directory = os.path.dirname(path)
-        missing = []
-        while directory and not os.path.isdir(directory):   # each created folder 0700, whatever the umask
-            missing.append(directory)
-            directory = os.path.dirname(directory)
-        for folder in reversed(missing):
-            os.mkdir(folder, 0o700)
-            os.chmod(folder, 0o700)
-        directory = os.path.dirname(path)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)   # mkstemp: 0600 whatever the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        write_file_atomic(path, text, durable=False)   # folders 0700, file 0600 whatever the umask
 
     def v2_playbook_on_stats(self, stats) -> None:
         if not self.hosts:

@@ -16,15 +16,16 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
+from ansible.module_utils.praxis_errors import PraxisError  # noqa: E402
 from ansible.module_utils.praxis_workplace import (  # noqa: E402
-    WorkplaceError, health_findings, inventory_record, new_problems, prereq_verdict,
+    health_findings, inventory_record, prereq_verdict,
 )
 
 
 def _call(name, function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
-    except WorkplaceError as exc:
+    except PraxisError as exc:
         raise AnsibleFilterError(f"{name}: {exc}") from None
 
 
@@ -34,15 +35,10 @@ def praxis_win_prereq(facts, limits=None):
 
 
 def praxis_win_health_findings(health, site, limits=None, now=None, server=None, services=None,
-                               ignore_services=None, ignore_events=None):
-    """WP-06 findings for praxis_win_health's health, worst first."""
+                               ignore_services=None, ignore_events=None, host="?"):
+    """WP-06 findings (praxis_findings shape) for praxis_win_health's health, worst first."""
     return _call("praxis_win_health_findings", health_findings, health, site, limits, now, server=server,
-                 services=services, ignore_services=ignore_services, ignore_events=ignore_events)
-
-
-def praxis_new_problems(today, yesterday):
-    """The findings of today that were not there (or were milder) yesterday."""
-    return _call("praxis_new_problems", new_problems, today, yesterday)
+                 services=services, ignore_services=ignore_services, ignore_events=ignore_events, host=host)
 
 
 def praxis_win_inventory(facts):
@@ -55,6 +51,5 @@ class FilterModule:
         return {
             "praxis_win_prereq": praxis_win_prereq,
             "praxis_win_health_findings": praxis_win_health_findings,
-            "praxis_new_problems": praxis_new_problems,
             "praxis_win_inventory": praxis_win_inventory,
         }

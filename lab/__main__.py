@@ -329,6 +329,17 @@ def write_inventory(inventory_dir: Path, state: dict[str, Any], credentials: dic
         # the lab's firmware repository (lab/control.py), for the LANCOM devices
         "firmware_update_catalog": control.firmware_catalog(state["control_url"]),
     }
+    mail = credentials.get("_mail")
+    if mail and state.get("mail"):
+        # the alert e-mails (docs/alerts.md) go to the lab's mail server; its password in the vault
+        settings["praxis_smtp"] = {
+            "host": state["mail"]["address"], "port": state["mail"]["port"], "starttls": True,
+            "username": mail["username"], "password": "{{ vault_lab_smtp_password }}",
+            "from": "alerts@provider.lab.praxisops.example", "validate_certs": True, "ca_file": state["ca_path"]}
+        settings["praxis_alert_oncall"] = "oncall@provider.lab.praxisops.example"
+        vault_text = GENERATED + yaml.safe_dump({"vault_lab_smtp_password": mail["password"]})
+        write_atomic(inventory_dir / "group_vars" / "all" / "smtp_vault.yml", encrypt_vault(vault_text, password),
+                     mode=0o600)
     write_atomic(inventory_dir / "group_vars" / "all" / "praxisops.yml",
                  GENERATED + yaml.safe_dump(settings, sort_keys=False, width=200))
     return len(written)

@@ -55,6 +55,8 @@ log = logging.getLogger("lab.server")
 
 MAIL_ADDRESS = "127.30.0.2"
 MAIL_PORT = 2525
+MAIL_USER = "praxisops"
+MAIL_CREDENTIALS = "_mail"    # key of the mail server's login in credentials.json
 START_BATCH = 100       # devices started concurrently; keeps the listen() burst moderate
 
 
@@ -174,7 +176,8 @@ class Lab:
     def build(self) -> None:
         layout = plan(self.sites)
         # before any device loads it through lab/tls.py, which reuses the files it finds
-        tls.ensure_certificate(self.run_dir, [core.device_address(slot.role, index) for index, slot in layout])
+        tls.ensure_certificate(self.run_dir, [*(core.device_address(slot.role, index) for index, slot in layout),
+                                              self.mail_address])
         for index, slot in layout:
             site = site_id(index)
             username, password = random_credentials(slot.role)
@@ -184,8 +187,10 @@ class Lab:
                 address=core.device_address(slot.role, index),
                 username=username, password=password, reboot_seconds=self.reboot_seconds)
             self.devices[device.name] = device
+        # STARTTLS and AUTH as at a real provider's submission server (docs/alerts.md)
         self.mail = self.mail_class(self.mail_address, self.mail_port, maildir=self.run_dir / "mail",
-                                    run_dir=self.run_dir)
+                                    run_dir=self.run_dir, username=MAIL_USER, password=secrets.token_urlsafe(18),
+                                    starttls=True)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -261,6 +266,8 @@ class Lab:
     def _write_credentials(self) -> None:
         creds = {name: {"username": d.username, "password": d.password}
                  for name, d in self.devices.items()}
+        if getattr(self.mail, "username", None):
+            creds[MAIL_CREDENTIALS] = {"username": self.mail.username, "password": self.mail.password}
         write_atomic(self.credentials_path, json.dumps(creds, indent=1) + "\n", mode=0o600)
 
     def remove_files(self) -> None:

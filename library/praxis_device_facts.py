@@ -13,10 +13,13 @@ description:
     NAS, volumes and the security signature date from a firewall, switch, access point or NAS,
     through the vendor's driver (OPNsense API, LANCOM LCOS / LCOS SX over SSH, Synology DSM API,
     Linux over SSH).
-  - Decides health on the controller from the thresholds (OPS-06 priorities) and returns the
-    findings; an unreachable device fails the host with a finding (high for a firewall).
-  - Sets the fact C(praxis_device_facts), writes it to O(facts_dir) for the network plan, and
-    records the check in the ledger; in check mode it writes and records nothing.
+  - Decides health on the controller as findings of one shape (docs/findings.md) from the host's
+    thresholds in layers (O(thresholds), the device entry and the site level of the site file,
+    C(praxis_thresholds), the project defaults) with OPS-06 priorities; an unreachable device fails
+    the host with a C(net.reachability) finding (high for a firewall).
+  - Sets the fact C(praxis_device_facts), writes it to C(<facts_dir>/<site>/<host>.json) for the
+    network plan, records the check in the ledger and hands the findings to the incident engine
+    (RV(incidents)); in check mode it writes and records nothing.
   - A firmware update an earlier run recorded as pending (its reboot did not come back within the
     budget) is recorded as updated, with the time it was noticed, once the device runs the target
     version (as failed when it runs another one), and RV(firmware_update) says so.
@@ -28,13 +31,19 @@ extends_documentation_fragment:
 options:
   thresholds:
     description:
-      - Overrides of the health thresholds, per site or device group.
-      - Keys C(cpu_percent), C(memory_percent), C(temperature_c), C(volume_used_percent),
-        C(signature_max_age_days).
+      - The most specific layer of the health thresholds, for ad-hoc runs and tests; thresholds per
+        practice or device belong in the site file, per environment or group in C(praxis_thresholds)
+        (docs/findings.md).
+      - Keys C(cpu_percent), C(memory_percent), C(temperature_c), C(temperature_critical_c),
+        C(volume_used_percent), C(volume_used_percent_critical), C(signature_max_age_days); an unknown
+        key or a value that is not a number fails the host, naming it.
     type: dict
     default: {}
   facts_dir:
-    description: Folder for one C(<host>.json) with the facts per device. Not written when not given.
+    description:
+      - Folder of the facts files, one C(<facts_dir>/<site>/<host>.json) per device (the layout of every
+        host, network and Windows).
+      - The action plugin defaults it to C(<praxis_output_dir>/facts); the module writes nothing when not given.
     type: path
   fail_on:
     description: Fail the host when its health is this bad or worse (C(none) never fails on findings).
@@ -77,13 +86,12 @@ facts:
     volumes: {description: "Volumes with id, status, used_percent.", type: list}
     signature_date: {description: "Date of the security signatures (firewalls).", type: str}
     checked_at: {description: "When the facts were read (ISO-8601, UTC).", type: str}
-findings:
-  description: "Problems found: check, status (warning, critical), priority (high, medium, low), message, value."
-  returned: always
-  type: list
-  elements: dict
+path:
+  description: The facts file written, C(<facts_dir>/<site>/<host>.json); null in check mode or without O(facts_dir).
+  returned: success
+  type: str
 health:
-  description: ok, warning or critical.
+  description: ok, warning or critical (the worst severity of RV(findings)).
   returned: always
   type: str
 seconds:
@@ -102,6 +110,49 @@ error_kind:
       host_key_mismatch, tls_mismatch, identity_unknown, tls_untrusted, protocol, device or unsupported.
   returned: failure
   type: str
+findings:
+  description:
+    - What is wrong, as findings of one shape for every check (docs/findings.md), worst first; empty when
+      nothing is.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    site: {description: "The practice id.", type: str, sample: huber}
+    host: {description: "The inventory host (C(<site>-<device>)).", type: str, sample: huber-nas01}
+    check:
+      description: "The check, a dotted id C(<area>.<what>) (docs/findings.md lists them)."
+      type: str
+      sample: net.volume_used
+    subject:
+      description: What inside the host (disk, volume, service, event); empty for the host itself.
+      type: str
+    severity: {description: "C(warning) or C(critical).", type: str, sample: warning}
+    priority: {description: "C(high), C(medium) or C(low) (OPS-06 rules and the site file's priorities).", type: str}
+    message: {description: "One line for the technician.", type: str}
+    value: {description: "The measured value (null when not a number).", type: raw}
+    threshold: {description: "The limit it crossed (null when not a number).", type: raw}
+    first_seen: {description: "Filled in by the incident engine; null from the check.", type: str}
+    last_seen: {description: "Filled in by the incident engine; null from the check.", type: str}
+checks:
+  description:
+    - The check ids that ran for the host in this task; a check that did not run is neither confirmed nor
+      resolved by the incident engine.
+  returned: always
+  type: list
+  elements: str
+  sample: ["net.reachability", "net.cpu", "net.memory", "net.temperature"]
+incidents:
+  description:
+    - The incident engine's answer to the findings (what is new, worse or resolved since the last run).
+    - Empty lists without a ledger; in check mode the engine records nothing.
+  returned: when the task ran its checks
+  type: dict
+  contains:
+    opened: {description: "Findings that are new.", type: list, elements: dict}
+    updated: {description: "Findings seen again.", type: list, elements: dict}
+    escalated: {description: "Findings that became worse (severity or priority).", type: list, elements: dict}
+    resolved: {description: "Findings of checks that ran and found the problem gone.", type: list, elements: dict}
 msg:
   description: One line naming the device and what was found or what failed.
   returned: always

@@ -115,10 +115,48 @@ backup_after:
   returned: changed
   type: dict
 findings:
-  description: Health findings after the update.
-  returned: changed
+  description:
+    - What is wrong, as findings of one shape for every check (docs/findings.md), worst first; empty when
+      nothing is.
+  returned: always
   type: list
   elements: dict
+  contains:
+    site: {description: "The practice id.", type: str, sample: huber}
+    host: {description: "The inventory host (C(<site>-<device>)).", type: str, sample: huber-nas01}
+    check:
+      description: "The check, a dotted id C(<area>.<what>) (docs/findings.md lists them)."
+      type: str
+      sample: firmware.available
+    subject:
+      description: What inside the host (disk, volume, service, event); empty for the host itself.
+      type: str
+    severity: {description: "C(warning) or C(critical).", type: str, sample: warning}
+    priority: {description: "C(high), C(medium) or C(low) (OPS-06 rules and the site file's priorities).", type: str}
+    message: {description: "One line for the technician.", type: str}
+    value: {description: "The measured value (null when not a number).", type: raw}
+    threshold: {description: "The limit it crossed (null when not a number).", type: raw}
+    first_seen: {description: "Filled in by the incident engine; null from the check.", type: str}
+    last_seen: {description: "Filled in by the incident engine; null from the check.", type: str}
+checks:
+  description:
+    - The check ids that ran for the host in this task; a check that did not run is neither confirmed nor
+      resolved by the incident engine.
+  returned: always
+  type: list
+  elements: str
+  sample: ["firmware.available", "firmware.pending"]
+incidents:
+  description:
+    - The incident engine's answer to the findings (what is new, worse or resolved since the last run).
+    - Empty lists without a ledger; in check mode the engine records nothing.
+  returned: when the task ran its checks
+  type: dict
+  contains:
+    opened: {description: "Findings that are new.", type: list, elements: dict}
+    updated: {description: "Findings seen again.", type: list, elements: dict}
+    escalated: {description: "Findings that became worse (severity or priority).", type: list, elements: dict}
+    resolved: {description: "Findings of checks that ran and found the problem gone.", type: list, elements: dict}
 msg:
   description: One line naming the device and the outcome, or the next allowed window on a refusal.
   returned: always

@@ -23,9 +23,10 @@ description:
     not fail.
   - The evaluation happens on the controller. The action plugin of the same name
     (C(action_plugins/praxis_win_health.py)) runs this module once, evaluates RV(health) with
-    C(health_findings) of C(module_utils/praxis_workplace.py) against the site's thresholds and
-    calendar, marks what is new since the host's previous run, writes
-    C(<facts_dir>/<site>/<host>.health.json), records a ledger row, and passes the previous run's
+    C(health_findings) of C(module_utils/praxis_workplace.py) as findings of one shape
+    (docs/findings.md), with the host's layered thresholds, the site's priorities and calendar,
+    records a ledger row, writes C(<facts_dir>/<site>/<host>.json), hands the findings to the incident
+    engine (RV(incidents), what is new, worse or resolved), and passes the previous run's
     C(collected_at) as O(since) of the next. The options O(thresholds), O(facts_dir), O(ledger),
     O(run) and O(now) belong to the action plugin and are not sent to the host.
 version_added: "1.0.0"
@@ -58,16 +59,17 @@ options:
     default: 50
   thresholds:
     description:
-      - Action plugin. Overrides of the health thresholds for this site or group, merged over the
-        defaults of C(module_utils/praxis_workplace.py) (volume fill, signature age, disk wear and
-        temperature, failed logons, load).
+      - Action plugin. The most specific layer of the health thresholds, for ad-hoc runs and tests;
+        thresholds per practice or computer belong in the site file, per environment or group in
+        C(praxis_thresholds) (docs/findings.md lists the keys - volume fill, signature age, disk wear
+        and temperature, failed logons, load).
     type: dict
     default: {}
   facts_dir:
     description:
-      - Action plugin. Folder under which C(<site>/<host>.health.json) is written, the result and
-        findings of this run; the next run compares its findings with these to tell new problems
-        from known ones.
+      - Action plugin. Folder of the facts files; C(<facts_dir>/<site>/<host>.json) holds the result and
+        findings of this run, and its C(collected_at) is the next run's O(since).
+      - Left out or null, C(<praxis_output_dir>/facts).
     type: path
   ledger:
     description: Action plugin. Path of the ledger the check is recorded in.
@@ -412,4 +414,59 @@ health:
             none.
           type: float
           sample: 47.9
+status:
+  description: Action plugin. ok, warning or critical, the worst severity of RV(findings).
+  returned: success
+  type: str
+path:
+  description: Action plugin. The facts file, C(<facts_dir>/<site>/<host>.json) (not written in check mode).
+  returned: success
+  type: str
+since:
+  description: Action plugin. The start of the window for events and failed logons that was used.
+  returned: success
+  type: str
+findings:
+  description:
+    - What is wrong, as findings of one shape for every check (docs/findings.md), worst first; empty when
+      nothing is.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    site: {description: "The practice id.", type: str, sample: huber}
+    host: {description: "The inventory host (C(<site>-<device>)).", type: str, sample: huber-nas01}
+    check:
+      description: "The check, a dotted id C(<area>.<what>) (docs/findings.md lists them)."
+      type: str
+      sample: win.disk_space
+    subject:
+      description: What inside the host (disk, volume, service, event); empty for the host itself.
+      type: str
+    severity: {description: "C(warning) or C(critical).", type: str, sample: warning}
+    priority: {description: "C(high), C(medium) or C(low) (OPS-06 rules and the site file's priorities).", type: str}
+    message: {description: "One line for the technician.", type: str}
+    value: {description: "The measured value (null when not a number).", type: raw}
+    threshold: {description: "The limit it crossed (null when not a number).", type: raw}
+    first_seen: {description: "Filled in by the incident engine; null from the check.", type: str}
+    last_seen: {description: "Filled in by the incident engine; null from the check.", type: str}
+checks:
+  description:
+    - The check ids that ran for the host in this task; a check that did not run is neither confirmed nor
+      resolved by the incident engine.
+  returned: always
+  type: list
+  elements: str
+  sample: ["win.health_data", "win.service", "win.disk_space"]
+incidents:
+  description:
+    - The incident engine's answer to the findings (what is new, worse or resolved since the last run).
+    - Empty lists without a ledger; in check mode the engine records nothing.
+  returned: when the task ran its checks
+  type: dict
+  contains:
+    opened: {description: "Findings that are new.", type: list, elements: dict}
+    updated: {description: "Findings seen again.", type: list, elements: dict}
+    escalated: {description: "Findings that became worse (severity or priority).", type: list, elements: dict}
+    resolved: {description: "Findings of checks that ran and found the problem gone.", type: list, elements: dict}
 """

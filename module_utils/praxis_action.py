@@ -1,88 +1,235 @@
 # -*- coding: utf-8 -*-
 # Copyright: praxisops contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
-"""Controller side of the network device action plugins.
+"""The one base of the praxisops action plugins, network and Windows.
 
-The network operations run in the Ansible worker that already exists for
-the host-task, against the device's API or SSH: no module process is
-spawned and nothing is copied, which the fleet benchmark (bench/fleet)
-measured as the difference that matters at 900 devices a night.
+``PraxisAction`` holds what every action shares:
 
-``DeviceAction`` turns task variables into a driver ``Target``: the device
-from ``praxis_device``, the site from ``praxis_site``, the credentials from
-the vault variable the device names. Subclasses implement ``operate``.
+* options a task leaves out or sets to null take the project-wide variable
+  (``praxis_ledger_path``, ``praxis_now``, ``praxis_output_dir``, ...; see
+  ``GLOBALS``), then the action's default. Roles therefore pass their
+  variables straight through and keep null defaults: a ``default()`` chain in
+  a role default is compiled again by every forked worker, twice per device
+  (the role's argument check and the task), which bench/fleet measured;
+* the output folder (``praxis_output_dir``, else ``output/`` beside
+  playbooks/) and the paths under it, resolved here only: the ledger
+  ``<output>/ledger.sqlite``, the facts files ``<output>/facts/<site>/<host>.json``
+  (``praxis_backup.facts_path``), the escrow ``<output>/escrow``, the backups
+  ``<output>/backups``;
+* the run id recorded with every ledger row: AWX's ``awx_job_id``, else
+  ``praxis_run_id``, else the id the praxisops callbacks generated when the
+  playbook started (``praxis_ledger.run_id``);
+* the time of the run (``now``, ``praxis_now``), parsed by
+  ``praxis_calendar.parse_timestamp``;
+* a run in check mode records nothing: the ledger option is dropped before
+  the operation runs (``ledger_path`` keeps it for reading);
+* the host's thresholds in layers and its priorities (``praxis_findings``);
+* how long a ledger record or query waits for another process's lock:
+  ``praxis_ledger_timeout`` (seconds, default 60; a lock held longer is a
+  ``LedgerError`` that says so);
+* every ``PraxisError`` (a bad site, calendar, option, threshold, a locked
+  ledger, ...) becomes a failed result naming the host, the operation and
+  what to fix, never Ansible's "Unexpected failure";
+* a result with ``checks`` and ``findings`` is handed to the incident engine
+  (``praxis_findings.report``); its answer is the result's ``incidents``.
 
-Options a task leaves out or sets to null take the project-wide variable
-(``praxis_device_timeout``, ``praxis_ledger_path``, ``praxis_output_dir``,
-...), then the operation's default. Roles therefore pass their variables
-straight through and keep null defaults: a ``default()`` chain in a role
-default is compiled again by every forked worker, twice per device (the
-role's argument check and the task), which bench/fleet measured.
-
-The run id recorded with every ledger row is AWX's ``awx_job_id``, else
-``praxis_run_id``, else the id the praxisops callbacks generated when the
-playbook started (the same in every forked worker). A run in check mode
-records nothing: the ledger option is dropped before the operation runs.
+``DeviceAction`` adds the network devices: it turns task variables into a
+driver ``Target`` (the device from ``praxis_device``, the site from
+``praxis_site``, the credentials from the vault variable the device names)
+and runs the operation in the Ansible worker that already exists for the
+host-task, against the device's API or SSH: no module process is spawned
+and nothing is copied, which the fleet benchmark (bench/fleet) measured as
+the difference that matters at 900 devices a night. Subclasses implement
+``operate``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible.module_utils.praxis_backup import facts_path
+from ansible.module_utils.praxis_calendar import parse_timestamp
+from ansible.module_utils.praxis_errors import PraxisError
+from ansible.module_utils.praxis_findings import Judge, report, site_layers, thresholds
 from ansible.module_utils.praxis_identity import IdentityStore
 from ansible.module_utils.praxis_identity import who as identity_who
+from ansible.module_utils.praxis_ledger import TIMEOUT_VARIABLE as LEDGER_TIMEOUT
 from ansible.module_utils.praxis_ledger import run_id
+from ansible.module_utils.praxis_ledger import waiting as ledger_waiting
 from ansible.module_utils.praxis_netops import DEVICE_ARGUMENT_SPEC, OperationError, build_target
 
 VAULT_REF = re.compile(r"^vault_[a-z0-9_]+$")
 
 
-class DeviceAction(ActionBase):
+class PraxisAction(ActionBase):
+    """The base of every praxisops action plugin (see the module docstring)."""
     TRANSFERS_FILES = False
-    _requires_connection = False
     _supports_check_mode = True
     ledger_path: str | None = None
     _supports_async = False
-    OPERATION = "device operation"
+    OPERATION = "operation"
     SPEC: dict[str, dict[str, Any]] = {}
-    DEFAULT_TIMEOUT = 20.0
+    REQUIRED_IF: list[tuple[str, Any, tuple[str, ...]]] = []
     # option -> project-wide variable it falls back to
-    GLOBALS = {"timeout": "praxis_device_timeout", "retries": "praxis_device_retries",
-               "retry_delay": "praxis_device_retry_delay", "ledger": "praxis_ledger_path", "now": "praxis_now",
-               "identity": "praxis_device_identity"}
+    GLOBALS = {"ledger": "praxis_ledger_path", "now": "praxis_now"}
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        args = self.arguments(task_vars)
+        host = str(task_vars.get("inventory_hostname", "?"))
+        self.ledger_path = None
+        try:
+            args = self.arguments(task_vars)
+            if "now" in args:
+                self.now(args)   # a bad praxis_now stops the host before anything is read, sent or written
+            with ledger_waiting(self.variable(task_vars, LEDGER_TIMEOUT)):
+                result.update(self.execute(args, task_vars))
+                if "checks" in result:
+                    result["incidents"] = self.observe(result, args, task_vars)
+        except PraxisError as exc:
+            result.update(failed=True, changed=False, msg=self.scrub(f"{host}: {self.OPERATION}: {exc}"))
+        return result
+
+    def execute(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def scrub(self, message: str) -> str:
+        """Hide secrets in an error message (actions that hold some override this)."""
+        return message
+
+    # -- options ----------------------------------------------------------------------------------
+    def argument_spec(self) -> dict[str, dict[str, Any]]:
+        return dict(self.SPEC)
+
+    def arguments(self, task_vars: dict[str, Any]) -> dict[str, Any]:
+        """The task's options, null ones left out, completed from the project-wide
+        variables and the defaults (``fallbacks``), then checked against the spec."""
+        spec = self.argument_spec()
+        args = {key: value for key, value in self._task.args.items() if value is not None}
+        for key, value in self.fallbacks(task_vars).items():
+            if key in spec and args.get(key) is None and value is not None:
+                args[key] = value
+        validation = ArgumentSpecValidator(spec, required_if=self.REQUIRED_IF or None).validate(args)
+        if validation.error_messages:
+            raise AnsibleActionFail(f"{self._task.action}: {'; '.join(validation.error_messages)}")
+        params = validation.validated_parameters
+        self.ledger_path = params.get("ledger")
+        if self.check_mode and "ledger" in params:
+            params["ledger"] = None   # a dry run records nothing
+        return params
+
+    def fallbacks(self, task_vars: dict[str, Any]) -> dict[str, Any]:
+        """Values for options the task leaves out. Subclasses add their own."""
+        values = {key: self.variable(task_vars, name) for key, name in self.GLOBALS.items()}
+        if values.get("ledger") is None:
+            values["ledger"] = os.path.join(self.output_dir(task_vars), "ledger.sqlite")
+        values["run"] = run_id(self.variable(task_vars, "awx_job_id"), self.variable(task_vars, "praxis_run_id"))
+        return values
+
+    def variable(self, task_vars: dict[str, Any], name: str) -> Any:
+        """A task variable, templated (None when undefined)."""
+        value = task_vars.get(name)
+        return None if value is None else self._templar.template(value)
+
+    @property
+    def check_mode(self) -> bool:
+        return bool(self._task.check_mode)
+
+    # -- paths ------------------------------------------------------------------------------------
+    def output_dir(self, task_vars: dict[str, Any]) -> str:
+        """``praxis_output_dir``, else ``output/`` beside playbooks/."""
+        return str(self.variable(task_vars, "praxis_output_dir") or default_path(task_vars))
+
+    def output_path(self, task_vars: dict[str, Any], *parts: str) -> str:
+        """A path under the output folder."""
+        return os.path.join(self.output_dir(task_vars), *parts)
+
+    def facts_file(self, facts_dir: str, site_id: str, host: str) -> str:
+        """``<facts_dir>/<site>/<host>.json`` (one layout for every host)."""
+        return facts_path(facts_dir, site_id, host)
+
+    def backup_store(self, task_vars: dict[str, Any]) -> dict[str, Any]:
+        """``praxis_backup_store``, else encrypted copies under ``<output>/backups``."""
+        return (self.variable(task_vars, "praxis_backup_store")
+                or {"type": "local", "path": self.output_path(task_vars, "backups")})
+
+    # -- site, time, thresholds, findings ---------------------------------------------------------------
+    def site(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         host = task_vars.get("inventory_hostname", "?")
+        site = args.get("site") or task_vars.get("praxis_site")
+        if not isinstance(site, Mapping) or not site.get("id"):
+            raise OperationError(f"{host} has no praxis_site (is the praxisops_sites inventory used?)")
+        return dict(site)
+
+    def now(self, args: dict[str, Any]):
+        """The run's time: the option ``now`` (``praxis_now``), else the current time."""
+        import datetime as dt
+
+        if args.get("now") in (None, ""):
+            return dt.datetime.now(dt.timezone.utc)
+        return parse_timestamp(args["now"], "now (praxis_now or the task's now)")
+
+    def host_thresholds(self, args: dict[str, Any], task_vars: dict[str, Any], site: Mapping[str, Any],
+                        device: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Project defaults < ``praxis_thresholds`` < site file < device entry < task option."""
+        return thresholds(*site_layers(site, device, self.variable(task_vars, "praxis_thresholds"),
+                                       args.get("thresholds")))
+
+    def judge(self, site: Mapping[str, Any], host: str, role: str | None) -> Judge:
+        return Judge(site, host, role)
+
+    def observe(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """Hand the result's findings to the incident engine (also in check
+        mode, which the engine answers without recording)."""
+        site = args.get("site") or task_vars.get("praxis_site") or {}
+        return report(self.ledger_path, run=args.get("run") or "", site=str(site.get("id") or "?"),
+                      host=str(task_vars.get("inventory_hostname", "?")), checks=result.get("checks") or [],
+                      findings=list(result.get("findings") or []), now=self.now(args), check_mode=self.check_mode)
+
+
+class DeviceAction(PraxisAction):
+    """A network device operation (see the module docstring)."""
+    _requires_connection = False
+    OPERATION = "device operation"
+    DEFAULT_TIMEOUT = 20.0
+
+    def execute(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
         self.identity = None
         try:
             self.identity = self.identity_store(args, task_vars)
             target = self.target(args, task_vars)
             site = args.get("site") or task_vars.get("praxis_site") or {}
             result.update(self.operate(target, site, args, task_vars))
-        except OperationError as exc:
-            result.update(failed=True, changed=False, msg=f"{host}: {self.OPERATION}: {exc}")
-        self.add_warnings(result, task_vars)
+        finally:
+            self.add_warnings(result, task_vars)
         if result.get("skipped"):
             # a skip reported by the operation is a result, not Ansible's "skipped" (no when: was false)
             result["skip_reason"] = result.get("msg")
         return result
 
+    def findings_context(self, target, site: Mapping[str, Any], args: dict[str, Any],
+                         task_vars: dict[str, Any]) -> dict[str, Any]:
+        """``limits`` and ``judge`` of the device: its layered thresholds and
+        the site's priorities."""
+        device = args.get("device") or task_vars.get("praxis_device") or {}
+        return {"limits": self.host_thresholds(args, task_vars, site, device),
+                "judge": self.judge(site, target.host, target.role)}
+
     def identity_store(self, args: dict[str, Any], task_vars: dict[str, Any], accept: bool = False,
                        reason: str = "") -> IdentityStore:
         """The run's identity check (docs/device-identity.md): mode from
-        ``praxis_device_identity``, records in the ledger."""
+        ``praxis_device_identity``, records in the ledger. The recorded
+        identities are read in check mode too (``ledger_path``); the store
+        writes nothing then."""
         try:
-            # a dry run records nothing but still reads the recorded identities
-            return IdentityStore(args.get("ledger") or self.ledger_path, args.get("identity") or "strict",
+            return IdentityStore(self.ledger_path or args.get("ledger"), args.get("identity") or "strict",
                                  accept=accept, reason=reason, accepted_by=identity_who(task_vars),
                                  check_mode=self.check_mode)
         except ValueError as exc:
@@ -97,49 +244,13 @@ class DeviceAction(ActionBase):
             result["praxis_warnings"] = list(dict.fromkeys(result.get("praxis_warnings", []) + warnings))
             result["warnings"] = list(result.get("warnings", [])) + warnings
 
-    def arguments(self, task_vars: dict[str, Any]) -> dict[str, Any]:
-        """The task's options, null ones left out, completed from the project-wide
-        variables and the defaults (``fallbacks``), then checked against the spec."""
-        args = {key: value for key, value in self._task.args.items() if value is not None}
-        for key, value in self.fallbacks(task_vars).items():
-            if args.get(key) is None and value is not None:
-                args[key] = value
+    GLOBALS = dict(PraxisAction.GLOBALS, timeout="praxis_device_timeout", retries="praxis_device_retries",
+                   retry_delay="praxis_device_retry_delay", identity="praxis_device_identity")
+
+    def argument_spec(self) -> dict[str, dict[str, Any]]:
         spec = dict(DEVICE_ARGUMENT_SPEC, **self.SPEC)
         spec["timeout"] = dict(spec["timeout"], default=self.DEFAULT_TIMEOUT)
-        validation = ArgumentSpecValidator(spec).validate(args)
-        if validation.error_messages:
-            raise AnsibleActionFail(f"{self._task.action}: {'; '.join(validation.error_messages)}")
-        params = validation.validated_parameters
-        self.ledger_path = params.get("ledger")   # read by the identity check, also in a dry run
-        if self.check_mode:
-            params["ledger"] = None   # a dry run records nothing
-        return params
-
-    def fallbacks(self, task_vars: dict[str, Any]) -> dict[str, Any]:
-        """Values for options the task leaves out. Subclasses add their own."""
-        values = {key: self.variable(task_vars, name) for key, name in self.GLOBALS.items()}
-        if values["ledger"] is None:
-            values["ledger"] = os.path.join(self.output_dir(task_vars), "ledger.sqlite")
-        values["run"] = run_id(self.variable(task_vars, "awx_job_id"), self.variable(task_vars, "praxis_run_id"))
-        return values
-
-    def variable(self, task_vars: dict[str, Any], name: str) -> Any:
-        """A task variable, templated (None when undefined)."""
-        value = task_vars.get(name)
-        return None if value is None else self._templar.template(value)
-
-    def output_dir(self, task_vars: dict[str, Any]) -> str:
-        """``praxis_output_dir``, else ``output/`` beside playbooks/."""
-        return str(self.variable(task_vars, "praxis_output_dir") or default_path(task_vars))
-
-    def backup_store(self, task_vars: dict[str, Any]) -> dict[str, Any]:
-        """``praxis_backup_store``, else encrypted copies under ``<output>/backups``."""
-        return (self.variable(task_vars, "praxis_backup_store")
-                or {"type": "local", "path": os.path.join(self.output_dir(task_vars), "backups")})
-
-    @property
-    def check_mode(self) -> bool:
-        return bool(self._task.check_mode)
+        return spec
 
     def target(self, args: dict[str, Any], task_vars: dict[str, Any]):
         host = task_vars.get("inventory_hostname", "?")

@@ -32,6 +32,8 @@ import stat
 import tempfile
 from typing import Any, Callable, Protocol
 
+from ansible.module_utils.praxis_errors import PraxisError
+
 MANIFEST = "manifest.json"
 NAME_RE = re.compile(r"^(?P<ts>\d{8}T\d{6}Z)-(?P<sha>[0-9a-f]{12})(?P<suffix>\.[a-z0-9.]+)?\.vault$")
 SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
@@ -58,7 +60,56 @@ def private_makedirs(directory: str) -> None:
         os.chmod(path, 0o700)
 
 
-class BackupError(Exception):
+def write_file_atomic(path: str, data: bytes | str, *, mode: int = 0o600, durable: bool = True,
+                      verify: Callable[[str], None] | None = None) -> None:
+    """The project's one atomic writer: a temporary file in the same folder
+    (folders created 0700), ``mode`` (0600 by default), fsync when
+    ``durable``, ``verify`` on the temporary file's path, then a rename, so a
+    reader sees the old or the new file, never half of one; whatever fails
+    or ``verify`` raises leaves the old file as it was."""
+    full = os.path.abspath(path)
+    directory = os.path.dirname(full)
+    private_makedirs(directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if verify is not None:
+            verify(tmp)
+        os.replace(tmp, full)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if durable:
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def write_json_atomic(path: str, data: Any, mode: int = 0o600, durable: bool = False) -> None:
+    """JSON through ``write_file_atomic``. ``durable``: fsync before the
+    rename (for state a later run decides from, not for files rewritten nightly)."""
+    text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, default=str)
+    write_file_atomic(path, text, mode=mode, durable=durable)
+
+
+def facts_path(facts_dir: str, site: str, host: str) -> str:
+    """The one facts-file layout of network devices and Windows hosts:
+    ``<facts_dir>/<site>/<host>.json``; site and host must be safe file names."""
+    for label, value in (("site", site), ("host", host)):
+        if not SAFE_PART.match(str(value)):
+            raise BackupError(f"{label} name {value!r} is not usable as a file name")
+    return os.path.join(facts_dir, str(site), f"{host}.json")
+
+
+class BackupError(PraxisError):
     """A backup could not be stored or verified; nothing old was touched."""
 
 
@@ -109,29 +160,8 @@ class LocalStore(Store):
 
     def write_atomic(self, path: str, data: bytes, verify: Callable[[str], None] | None = None) -> None:
         """Write through a synced temporary file (0600, folders 0700) and a
-        rename. ``verify`` gets the temporary file's path before the rename;
-        whatever it raises leaves the old file as it was."""
-        full = self._full(path)
-        private_makedirs(os.path.dirname(full))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(full))
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            if verify is not None:
-                verify(tmp)
-            os.replace(tmp, full)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(os.path.dirname(full), os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        rename (``write_file_atomic``)."""
+        write_file_atomic(self._full(path), data, verify=verify)
 
     def listdir(self, path: str) -> list[str]:
         full = self._full(path)

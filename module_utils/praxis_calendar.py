@@ -46,6 +46,8 @@ import functools
 import re
 from typing import Any, Mapping
 
+from ansible.module_utils.praxis_errors import PraxisError
+
 try:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 except ImportError:  # pragma: no cover - Python < 3.9 is not supported
@@ -73,7 +75,7 @@ MINUTE = dt.timedelta(minutes=1)
 HORIZON_DAYS = 21
 
 
-class CalendarError(ValueError):
+class CalendarError(PraxisError, ValueError):
     """A site's calendar data or a timestamp is unusable; the message names it."""
 
 

@@ -43,6 +43,7 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from ansible.module_utils.praxis_errors import PraxisError
 from ansible.module_utils.praxis_backup import SAFE_PART, Cipher, LocalStore
 from ansible.module_utils.praxis_calendar import CalendarError, parse_timestamp
 
@@ -56,7 +57,7 @@ HEADER = ("# BitLocker recovery keys, escrowed by praxisops (WP-04). Keys are ne
           "# last_seen is when the host last reported the key. Hand a key to the practice only as agreed.\n")
 
 
-class EscrowError(ValueError):
+class EscrowError(PraxisError, ValueError):
     """The escrow could not be read or written; nothing old was changed."""
 
 

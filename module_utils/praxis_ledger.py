@@ -12,12 +12,16 @@ drivers have already cleaned.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import math
 import os
 import secrets
 import sqlite3
 from typing import Any, Iterator
+
+from ansible.module_utils.praxis_errors import PraxisError
 
 KINDS = ("health", "backup", "firmware", "signatures", "settings")
 # "pending": started, but its outcome was not seen yet (a firmware update whose reboot
@@ -38,6 +42,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_host_kind ON events (host, kind, at);
 CREATE INDEX IF NOT EXISTS events_site_at ON events (site, at);
+"""
+IDENTITY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS device_identity (
     id INTEGER PRIMARY KEY,
     host TEXT NOT NULL,
@@ -52,13 +58,150 @@ CREATE TABLE IF NOT EXISTS device_identity (
 CREATE UNIQUE INDEX IF NOT EXISTS device_identity_current ON device_identity (host, kind)
     WHERE replaced_at IS NULL;
 """
-# 2: table device_identity (SSH host keys and TLS certificates of the devices)
-SCHEMA_VERSION = 2
+# Migrations by user_version: an older ledger is upgraded in place, step by step,
+# each step in one transaction. Plain SQL, so a PostgreSQL backend can follow.
+MIGRATIONS: dict[int, str] = {
+    1: SCHEMA,
+    # SSH host keys and TLS certificates of the devices (module_utils/praxis_identity.py)
+    2: IDENTITY_SCHEMA,
+    # incidents, their notifications (outbox, one delivery per recipient), silences
+    # and the log of acknowledgements (module_utils/praxis_incidents.py, docs/alerts.md)
+    3: """
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    host TEXT NOT NULL,
+    check_id TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    notified_rank INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL,
+    value TEXT NOT NULL DEFAULT 'null',
+    threshold TEXT NOT NULL DEFAULT 'null',
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    resolved_at TEXT,
+    passes INTEGER NOT NULL DEFAULT 0,
+    reopened INTEGER NOT NULL DEFAULT 0,
+    escalations INTEGER NOT NULL DEFAULT 0,
+    reminders INTEGER NOT NULL DEFAULT 0,
+    last_notified_at TEXT,
+    acked_at TEXT,
+    acked_by TEXT,
+    ack_reason TEXT,
+    run TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS incidents_identity ON incidents (site, host, check_id, subject, state);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    event_key TEXT NOT NULL UNIQUE,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    site TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    priority TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    run TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL,
+    expanded_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_site ON outbox (site, expanded_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+    site TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    language TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    claimed_by TEXT,
+    claim_expires TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at TEXT,
+    message_id TEXT,
+    UNIQUE (outbox_id, recipient)
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (site, sent_at);
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL,
+    check_id TEXT NOT NULL,
+    subject TEXT,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    removed_at TEXT,
+    removed_by TEXT
+);
+CREATE TABLE IF NOT EXISTS incident_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    incident_id INTEGER,
+    silence_id INTEGER,
+    reason TEXT NOT NULL DEFAULT ''
+);
+""",
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 IDENTITY_KINDS = ("ssh", "tls")
 
 
-class LedgerError(RuntimeError):
+# seconds a record or query waits for another process's lock on the ledger
+# (project-wide variable praxis_ledger_timeout, set per task by praxis_action)
+DEFAULT_TIMEOUT = 60.0
+TIMEOUT_VARIABLE = "praxis_ledger_timeout"
+_timeout = DEFAULT_TIMEOUT
+
+
+class LedgerError(PraxisError, RuntimeError):
     pass
+
+
+def check_timeout(value: Any) -> float:
+    """``praxis_ledger_timeout`` as seconds (a positive number), else LedgerError naming it."""
+    if isinstance(value, bool):
+        value = None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise LedgerError(f"{TIMEOUT_VARIABLE} {value!r} is not a positive number of seconds "
+                          f"(default {DEFAULT_TIMEOUT:g})")
+    return seconds
+
+
+@contextlib.contextmanager
+def waiting(seconds: Any = None) -> Iterator[float]:
+    """Within the block, a record or query waits up to ``seconds`` for another
+    process's lock (None: the default, 60 s)."""
+    global _timeout
+    previous = _timeout
+    _timeout = DEFAULT_TIMEOUT if seconds is None else check_timeout(seconds)
+    try:
+        yield _timeout
+    finally:
+        _timeout = previous
+
+
+def _error(path: str, exc: sqlite3.Error) -> LedgerError:
+    """The LedgerError for an SQLite error; a lock held past the timeout says what to do."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return LedgerError(f"ledger {path} is locked by another process (waited {_timeout:g} s): let the other "
+                           f"run or tool that holds it finish and run again, or give it more time with "
+                           f"{TIMEOUT_VARIABLE} (seconds)")
+    return LedgerError(f"ledger {path}: {text}")
 
 
 _STARTED: dict[int, str] = {}
@@ -115,17 +258,43 @@ def _connect(path: str) -> sqlite3.Connection:
         # created empty with mode 0600 first: sqlite3 would create it with 0666 & ~umask
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     try:
-        conn = sqlite3.connect(path, timeout=60)
+        conn = sqlite3.connect(path, timeout=_timeout)
         if hasattr(conn, "setconfig"):  # Python >= 3.12
             conn.setconfig(sqlite3.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
         conn.execute("PRAGMA synchronous=NORMAL")
-        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+            _migrate(conn, version)
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     _private(path)   # SQLite creates -wal and -shm with the main file's mode; older files may be wider
     return conn
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Run the missing migrations, each with its new user_version in one
+    transaction; a concurrent fork that upgraded first is noticed (the version
+    is read again under the write lock) and nothing runs twice."""
+    for step in sorted(MIGRATIONS):
+        if step <= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < step:
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={step}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection to the ledger at its current schema (for the incident tables)."""
+    return _connect(path)
 
 
 def record(path: str, *, site: str, host: str, kind: str, status: str, summary: str,
@@ -144,7 +313,7 @@ def record(path: str, *, site: str, host: str, kind: str, status: str, summary: 
                          (moment, run, site, host, kind, status, summary,
                           json.dumps(data or {}, sort_keys=True, default=str)))
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     finally:
         conn.close()
 
@@ -158,7 +327,7 @@ def recent(path: str, *, host: str, kind: str, limit: int = 20) -> list[dict[str
         rows = conn.execute("SELECT at, run, site, host, kind, status, summary, data FROM events "
                             "WHERE host = ? AND kind = ? ORDER BY id DESC LIMIT ?", (host, kind, limit)).fetchall()
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     finally:
         conn.close()
     return [{"at": at, "run": run, "site": site_, "host": host_, "kind": kind_, "status": status,
@@ -184,6 +353,8 @@ def events(path: str, *, site: str | None = None, host: str | None = None, kind:
     try:
         rows = conn.execute(f"SELECT at, run, site, host, kind, status, summary, data FROM events{where} "  # noqa: S608
                             "ORDER BY at, id", params).fetchall()
+    except sqlite3.Error as exc:
+        raise _error(path, exc) from None
     finally:
         conn.close()
     for at, run, site_, host_, kind_, status, summary, data in rows:
@@ -204,7 +375,7 @@ def identity(path: str, host: str, kind: str) -> dict[str, Any] | None:
                            "FROM device_identity WHERE host = ? AND kind = ? AND replaced_at IS NULL",
                            (host, kind)).fetchone()
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     finally:
         conn.close()
     if row is None:
@@ -229,7 +400,7 @@ def record_identity(path: str, *, host: str, kind: str, algorithm: str, fingerpr
                          "accepted_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (host, kind, algorithm, fingerprint, moment, accepted_by, accepted_reason))
     except sqlite3.Error as exc:
-        raise LedgerError(f"ledger {path}: {exc}") from None
+        raise _error(path, exc) from None
     finally:
         conn.close()
 
@@ -243,6 +414,8 @@ def identity_history(path: str, host: str | None = None) -> list[dict[str, Any]]
         rows = conn.execute("SELECT host, kind, algorithm, fingerprint, first_seen, accepted_by, accepted_reason, "
                             "replaced_at FROM device_identity WHERE ? IS NULL OR host = ? ORDER BY id",
                             (host, host)).fetchall()
+    except sqlite3.Error as exc:
+        raise _error(path, exc) from None
     finally:
         conn.close()
     keys = ("host", "kind", "algorithm", "fingerprint", "first_seen", "accepted_by", "accepted_reason", "replaced_at")

@@ -12,23 +12,23 @@ are thin faces of these functions; so are the tests.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import tempfile
 import time
 from typing import Any, Callable, Mapping
 
-from ansible.module_utils.praxis_backup import BackupError, LocalStore, SFTPStore, Store, private_makedirs, store_backup
-from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, refusal_message
+from ansible.module_utils.praxis_errors import PraxisError
+from ansible.module_utils.praxis_backup import (
+    BackupError, LocalStore, SFTPStore, Store, facts_path, store_backup, write_json_atomic,
+)
+from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, parse_timestamp, refusal_message
 from ansible.module_utils.praxis_driver import (
     ROLES, VENDORS, Driver, DriverError, ProtocolError, Target, Timeout, Unsupported, connection_error, open_driver,
     retry,
 )
-from ansible.module_utils.praxis_health import HealthError, evaluate, overall, thresholds, unreachable_finding
+from ansible.module_utils.praxis_findings import SEVERITY_RANK, Judge, thresholds, worst
+from ansible.module_utils.praxis_health import device_checks, evaluate, signature_findings, unreachable_finding
 from ansible.module_utils import praxis_ledger
 
 FAIL_ON = ("none", "warning", "critical")   # health at or above fail_on fails the host
-HEALTH_RANK = {"ok": 0, "warning": 1, "critical": 2}
 FIRMWARE_BUDGET = 900.0   # seconds a device may take to come back after a firmware update
 
 
@@ -55,17 +55,29 @@ FACTS_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-class OperationError(Exception):
+class OperationError(PraxisError):
     """Bad input to an operation; the message names the field."""
 
 
 def _now(value: Any = None) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    if value:
-        text = str(value).strip()
-        return dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    return dt.datetime.now(dt.timezone.utc)
+    """The operation's time: ``value`` (an ISO time with offset, e.g.
+    ``praxis_now``) through the one parser, else the current time."""
+    if value is None or value == "":
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        return parse_timestamp(value, "now")
+    except CalendarError as exc:
+        raise OperationError(f"{exc} (praxis_now or the task's now)") from None
+
+
+def _limits(limits: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The host's thresholds: the layered values the action resolved
+    (praxis_findings.thresholds), checked again as one layer."""
+    return thresholds(("thresholds", limits))
+
+
+def _judge(target: Target, judge: Judge | None) -> Judge:
+    return judge or Judge({"id": target.site}, target.host, target.role)
 
 
 def build_target(device: Mapping[str, Any], site_id: str, credentials: Any, *,
@@ -121,27 +133,6 @@ def failure(target: Target, exc: Exception, what: str) -> dict[str, Any]:
             "error_kind": getattr(exc, "kind", "error")}
 
 
-def write_json_atomic(path: str, data: Any, mode: int = 0o600, durable: bool = False) -> None:
-    """Write JSON through a temporary file and a rename, so a reader sees the
-    old or the new file, never half of one. ``durable``: fsync before the
-    rename (for state a later run decides from, not for files rewritten nightly)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    private_makedirs(directory)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, ensure_ascii=False, default=str)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _ledger(path: str | None, target: Target, kind: str, status: str, summary: str,
             data: dict[str, Any], at: dt.datetime, run: str = "") -> None:
     """One ledger row. Callers pass ``path=None`` in check mode: a dry run records nothing."""
@@ -192,25 +183,27 @@ def settle_pending_firmware(ledger: str | None, target: Target, version: Any, mo
 
 # -- NET-06: facts and health ------------------------------------------------------------------
 
-def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, now: Any = None,
-                 facts_dir: str | None = None, ledger: str | None = None, run: str = "", fail_on: str = "critical",
-                 check_mode: bool = False, opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
-    """Gather facts and decide health. An unreachable device fails the host
-    with a finding (priority high for a firewall); so does a device whose
-    health is ``fail_on`` (warning or critical) or worse, unless it is none.
-    A firmware update left pending by an earlier run is settled here
-    (``settle_pending_firmware``). Check mode writes neither the facts file
-    nor the ledger."""
+def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, judge: Judge | None = None,
+                 now: Any = None, facts_dir: str | None = None, ledger: str | None = None, run: str = "",
+                 fail_on: str = "critical", check_mode: bool = False,
+                 opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+    """Gather facts and decide health. ``limits``: the host's thresholds
+    (praxis_findings.thresholds), ``judge``: the host's priorities
+    (praxis_findings.Judge). An unreachable device fails the host with a
+    finding (priority high for a firewall); so does a device whose health is
+    ``fail_on`` (warning or critical) or worse, unless it is none. A firmware
+    update left pending by an earlier run is settled here
+    (``settle_pending_firmware``). The result lists the ``checks`` that ran
+    and their ``findings``. The facts go to ``<facts_dir>/<site>/<host>.json``.
+    Check mode writes neither the facts file nor the ledger."""
     if check_mode:
         ledger = facts_dir = None
     if fail_on not in FAIL_ON:
         return {"failed": True, "changed": False,
                 "msg": f"fail_on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}"}
     moment = _now(now)
-    try:
-        limit_values = thresholds(limits)
-    except HealthError as exc:
-        return {"failed": True, "changed": False, "msg": f"{target.host}: {exc}"}
+    limit_values = _limits(limits)
+    judge = _judge(target, judge)
     started = time.monotonic()
     try:
         with opener(target) as driver:
@@ -218,26 +211,34 @@ def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, now
             has_signatures = type(driver).update_signatures is not Driver.update_signatures
     except DriverError as exc:
         result = failure(target, exc, "facts")
-        result["findings"] = [unreachable_finding(target.role, result["msg"])]
+        result["findings"] = [unreachable_finding(judge, result["msg"])]
+        result["checks"] = ["net.reachability"]
         result["health"] = "critical"
         _ledger(ledger, target, "health", "critical", result["msg"], {"findings": result["findings"]}, moment, run)
         return result
-    findings = evaluate(facts, target.role, limit_values, moment, has_signatures)
-    health = overall(findings)
+    findings = evaluate(facts, judge, limit_values, moment, has_signatures)
+    checks = device_checks(has_signatures)
     facts = dict(facts, checked_at=moment.isoformat(timespec="seconds"), vendor=target.vendor,
                  role=target.role, address=target.address, reachable=True)
-    if facts_dir:
-        write_json_atomic(os.path.join(facts_dir, f"{target.host}.json"), facts)
+    path = facts_path(facts_dir, target.site, target.host) if facts_dir else None
+    settled = settle_pending_firmware(ledger, target, facts.get("firmware_version"), moment, run)
+    if ledger:
+        checks.append("firmware.pending")
+    if settled and settled["status"] == "failed":
+        findings.append(judge("firmware.pending", "", "warning", settled["msg"], settled["running"],
+                              settled["to"]))
+    health = worst(findings)
     summary = "healthy" if not findings else "; ".join(f["message"] for f in findings)
     _ledger(ledger, target, "health", health, summary, {"facts": facts, "findings": findings}, moment, run)
-    settled = settle_pending_firmware(ledger, target, facts.get("firmware_version"), moment, run)
-    result = {"changed": False, "facts": facts, "findings": findings, "health": health,
-              "seconds": round(time.monotonic() - started, 3),
-              "msg": f"{target.host}: {summary}"}
+    if path:   # after the ledger row: a ledger that cannot be written leaves the previous facts file
+        write_json_atomic(path, facts)
+    result = {"changed": False, "facts": facts, "findings": findings, "checks": checks, "health": health,
+              "path": path, "seconds": round(time.monotonic() - started, 3), "msg": f"{target.host}: {summary}"}
     if settled:
         result["firmware_update"] = settled
-        result["msg"] += f"; {settled['msg']}"
-    if fail_on != "none" and HEALTH_RANK[health] >= HEALTH_RANK[fail_on]:
+        if settled["status"] != "failed":
+            result["msg"] += f"; {settled['msg']}"
+    if fail_on != "none" and SEVERITY_RANK[health] >= SEVERITY_RANK[fail_on]:
         result["failed"] = True
         result["msg"] = f"{target.host}: health {health}: {summary}"
     return result
@@ -291,16 +292,44 @@ def open_store(spec: Mapping[str, Any], identity: Any = None) -> Store:
     raise OperationError(f"config_backup_store.type must be local or sftp, got {kind!r}")
 
 
+def backup_finding(judge: Judge, history: str | None, host: str, message: str, limits: Mapping[str, Any],
+                   moment: dt.datetime) -> dict[str, Any]:
+    """backup.config for a failed backup: critical when the last good copy
+    (in the ledger ``history``) is older than ``backup_max_age_days`` or
+    there is none, else a warning."""
+    limit = limits["backup_max_age_days"]
+    last = None
+    if history:
+        last = next((row for row in praxis_ledger.recent(history, host=host, kind="backup", limit=200)
+                     if row["status"] in ("ok", "changed")), None)
+    if last is None:
+        age = None
+        detail = "no good backup is recorded"
+    else:
+        age = (moment - parse_timestamp(last["at"], "ledger time")).total_seconds() / 86400
+        detail = f"the last good backup is {age:.0f} days old (from {last['at'][:10]})"
+    severity = "critical" if age is None or age > limit else "warning"
+    return judge("backup.config", "", severity, f"{message}; {detail}", None if age is None else round(age, 1),
+                 limit)
+
+
 def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, check_mode: bool = False,
-                  now: Any = None, ledger: str | None = None, run: str = "",
+                  now: Any = None, ledger: str | None = None, run: str = "", limits: Mapping[str, Any] | None = None,
+                  judge: Judge | None = None, history: str | None = None,
                   driver: Driver | None = None, opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
     """Export, verify and store one device's configuration; keep ``keep`` copies.
-    A device whose vendor offers no export is skipped (not failed). Check
-    mode records nothing."""
+    A device whose vendor offers no export is skipped (not failed, no check
+    ran). A failed backup is a ``backup.config`` finding (``backup_finding``;
+    ``history``: the ledger to read the last good backup from, also in
+    check mode). Check mode records nothing."""
     moment = _now(now)
+    limit_values = _limits(limits)
+    judge = _judge(target, judge)
+    history = history or ledger
     if check_mode:
         ledger = None
     own = driver is None
+    failed: dict[str, Any] | None = None
     try:
         drv = driver or opener(target)
         try:
@@ -312,51 +341,62 @@ def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, c
             if own:
                 drv.close()
     except Unsupported as exc:
-        result = {"changed": False, "skipped": True, "msg": str(exc)}
+        result = {"changed": False, "skipped": True, "msg": str(exc), "findings": [], "checks": []}
         _ledger(ledger, target, "backup", "skipped", str(exc), {}, moment, run)
         return result
     except BackupError as exc:
         message = f"{target.label}: {exc}; the stored copies were not touched"
-        _ledger(ledger, target, "backup", "failed", message, {}, moment, run)
-        return {"failed": True, "changed": False, "msg": target.scrub(message), "error_kind": "backup"}
+        failed = {"failed": True, "changed": False, "msg": target.scrub(message), "error_kind": "backup"}
     except DriverError as exc:
-        result = failure(target, exc, "configuration export")
-        _ledger(ledger, target, "backup", "failed", result["msg"], {}, moment, run)
-        return result
+        failed = failure(target, exc, "configuration export")
+    if failed is not None:
+        finding = backup_finding(judge, history, target.host, failed["msg"], limit_values, moment)
+        _ledger(ledger, target, "backup", "failed", failed["msg"], {"findings": [finding]}, moment, run)
+        return dict(failed, findings=[finding], checks=["backup.config"])
     if not check_mode:
         data = {k: result.get(k) for k in ("path", "sha256", "size", "kept", "removed", "store")}
         _ledger(ledger, target, "backup", "changed" if result["changed"] else "ok", result["msg"], data, moment, run)
-    return result
+    return dict(result, findings=[], checks=["backup.config"])
 
 
 # -- NET-03: signatures ----------------------------------------------------------------------------
 
 def signature_update(target: Target, *, check_mode: bool = False, now: Any = None, ledger: str | None = None,
-                     run: str = "", opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
-    """Download the security signatures. Check mode records nothing."""
+                     run: str = "", limits: Mapping[str, Any] | None = None, judge: Judge | None = None,
+                     opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
+    """Download the security signatures; a failed download is a
+    ``net.signature_update`` finding, signatures older than
+    ``signature_max_age_days`` afterwards a ``net.signature_age`` one.
+    Check mode records nothing."""
     moment = _now(now)
+    limit_values = _limits(limits)
+    judge = _judge(target, judge)
     if check_mode:
         ledger = None
     try:
         with opener(target) as driver:
             if type(driver).update_signatures is Driver.update_signatures:
-                return {"changed": False, "skipped": True,
+                return {"changed": False, "skipped": True, "findings": [], "checks": [],
                         "msg": f"{target.host}: {target.vendor} {target.role}s have no security signatures"}
             if check_mode:
                 facts = driver.facts()
-                return {"changed": True, "signature_date": facts.get("signature_date"),
-                        "msg": f"{target.host}: would download signatures (now from "
-                               f"{facts.get('signature_date') or 'unknown'})"}
+                date = facts.get("signature_date")
+                return {"changed": True, "signature_date": date, "checks": ["net.signature_age"],
+                        "findings": signature_findings(judge, date, limit_values, moment),
+                        "msg": f"{target.host}: would download signatures (now from {date or 'unknown'})"}
             outcome = driver.update_signatures()
     except DriverError as exc:
         result = failure(target, exc, "signature update")
-        _ledger(ledger, target, "signatures", "failed", result["msg"], {}, moment, run)
-        return result
+        finding = judge("net.signature_update", "", "warning", result["msg"])
+        _ledger(ledger, target, "signatures", "failed", result["msg"], {"findings": [finding]}, moment, run)
+        return dict(result, findings=[finding], checks=["net.signature_update"])
     date = outcome.get("signature_date")
+    findings = signature_findings(judge, date, limit_values, moment)
     message = f"{target.host}: signatures from {date or 'unknown date'}" + (" (updated)" if outcome["changed"] else "")
     _ledger(ledger, target, "signatures", "changed" if outcome["changed"] else "ok", message,
-            {"signature_date": date}, moment, run)
-    return {"changed": bool(outcome["changed"]), "signature_date": date, "msg": message}
+            {"signature_date": date, "findings": findings}, moment, run)
+    return {"changed": bool(outcome["changed"]), "signature_date": date, "msg": message, "findings": findings,
+            "checks": ["net.signature_update", "net.signature_age"]}
 
 
 # -- NET-01: settings ---------------------------------------------------------------------------------
@@ -399,10 +439,31 @@ def _version_differs(facts: Mapping[str, Any], wanted: str) -> bool:
     return str(facts.get("firmware_version") or "").split(" ", maxsplit=1)[0] != str(wanted).split(" ", maxsplit=1)[0]
 
 
+def _available_findings(judge: Judge, history: str | None, host: str, available: Any,
+                        limits: Mapping[str, Any], moment: dt.datetime) -> list[dict[str, Any]]:
+    """firmware.available: the update ``available`` was first recorded in the
+    ledger longer than ``firmware_available_max_days`` ago."""
+    if not history:
+        return []
+    rows = [row for row in praxis_ledger.recent(history, host=host, kind="firmware", limit=500)
+            if str(row["data"].get("available") or "") == str(available)]
+    if not rows:
+        return []
+    first = rows[-1]["at"]
+    days = (moment - parse_timestamp(first, "ledger time")).total_seconds() / 86400
+    limit = limits["firmware_available_max_days"]
+    if days <= limit:
+        return []
+    return [judge("firmware.available", "", "warning",
+                  f"{host}: firmware {available} is available since {first[:10]} ({days:.0f} days, limit {limit:g}) "
+                  "and not installed", round(days, 1), limit)]
+
+
 def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None, force_reason: str | None = None,
                     budget: float = FIRMWARE_BUDGET, poll: float = 5.0, check_mode: bool = False,
                     backup: Callable[[Driver], dict[str, Any]] | None = None, limits: Mapping[str, Any] | None = None,
-                    ledger: str | None = None, run: str = "",
+                    ledger: str | None = None, run: str = "", judge: Judge | None = None,
+                    history: str | None = None,
                     opener: Callable[[Target], Driver] = open_driver) -> dict[str, Any]:
     """Guarded firmware update: maintenance time (checked here, by the
     service calendar), configuration backup first, update, wait for the
@@ -410,8 +471,14 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
     configuration as the new firmware wrote it. A reboot that does not come
     back within the budget fails the host and records the update as pending;
     the next run that sees the device settles it (``settle_pending_firmware``).
-    Check mode records nothing."""
+    Findings: ``firmware.pending`` for such an update (or one that did not
+    take), ``firmware.available`` (low) for an update that is available but
+    not installed for longer than ``firmware_available_max_days`` (first
+    seen in the ledger ``history``). Check mode records nothing."""
     moment = _now(now)
+    limit_values = _limits(limits)
+    judge = _judge(target, judge)
+    history = history or ledger
     if check_mode:
         ledger = None
     try:
@@ -419,14 +486,22 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
     except CalendarError as exc:
         return {"failed": True, "changed": False, "msg": f"{target.host}: {exc}"}
     started = time.monotonic()
+    available = None
     try:
         with opener(target) as driver:
             status = driver.firmware_status()
             installed, available = status.get("installed"), status.get("available")
-            base = {"installed": installed, "available": available, "guard": guard}
+            base: dict[str, Any] = {"installed": installed, "available": available, "guard": guard,
+                                    "checks": ["firmware.available", "firmware.pending"], "findings": []}
             settled = settle_pending_firmware(ledger, target, installed, moment, run)
             if settled:
                 base["firmware_update"] = settled
+                if settled["status"] == "failed":
+                    base["findings"].append(judge("firmware.pending", "", "warning", settled["msg"],
+                                                  settled["running"], settled["to"]))
+            if available:
+                base["findings"] += _available_findings(judge, history, target.host, available, limit_values,
+                                                        moment)
             if not available:
                 message = f"{target.host}: firmware {installed} is current"
                 _ledger(ledger, target, "firmware", "ok", message, {"installed": installed}, moment, run)
@@ -439,7 +514,8 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
                 if check_mode:
                     return dict(base, changed=False, refused=True, msg=f"{message} (check mode)")
                 _ledger(ledger, target, "firmware", "refused", message, {"installed": installed,
-                                                                         "available": available}, moment, run)
+                                                                         "available": available,
+                                                                         "findings": base["findings"]}, moment, run)
                 return dict(base, failed=True, changed=False, refused=True, msg=message)
             if check_mode:
                 return dict(base, changed=True, msg=f"would run the {action}, back up the configuration first and "
@@ -447,7 +523,7 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
             backup_result = backup(driver) if backup else None
             if backup_result and backup_result.get("failed"):
                 message = f"{action} not started: the backup before it failed: {backup_result['msg']}"
-                _ledger(ledger, target, "firmware", "failed", message, {}, moment, run)
+                _ledger(ledger, target, "firmware", "failed", message, {"available": available}, moment, run)
                 return dict(base, failed=True, changed=False, msg=message, backup=backup_result)
             driver.start_firmware_update()
             try:
@@ -456,10 +532,11 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
                 result = failure(target, exc, "firmware update")
                 result["msg"] += (f"; recorded as pending: the next run that reaches the device records the "
                                   f"update to {available} when the device runs it")
+                pending = judge("firmware.pending", "", "warning", result["msg"], installed, available)
                 _ledger(ledger, target, "firmware", "pending", result["msg"],
-                        {"from": installed, "to": available, "budget": budget,
-                         "backup": (backup_result or {}).get("path")}, moment, run)
-                return dict(result, pending=True)
+                        {"from": installed, "to": available, "budget": budget, "available": available,
+                         "backup": (backup_result or {}).get("path"), "findings": [pending]}, moment, run)
+                return dict(result, pending=True, checks=base["checks"], findings=[pending])
             if _version_differs(facts, available):
                 raise ProtocolError(target, f"came back with firmware {facts.get('firmware_version')}, "
                                             f"expected {available}")
@@ -467,12 +544,13 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
     except DriverError as exc:
         result = failure(target, exc, "firmware update")
         if isinstance(exc, Unsupported):
-            return {"changed": False, "skipped": True, "msg": str(exc)}
-        _ledger(ledger, target, "firmware", "failed", result["msg"], {}, moment, run)
-        return result
-    findings = evaluate(facts, target.role, thresholds(limits), _now(), False)
+            return {"changed": False, "skipped": True, "msg": str(exc), "checks": [], "findings": []}
+        _ledger(ledger, target, "firmware", "failed", result["msg"], {"available": available} if available else {},
+                moment, run)
+        return dict(result, checks=[], findings=[])
+    findings = evaluate(facts, judge, limit_values, _now(), False)
     seconds = round(time.monotonic() - started, 1)
-    message = f"{target.host}: firmware {installed} -> {available} in {seconds:g} s; health {overall(findings)}"
+    message = f"{target.host}: firmware {installed} -> {available} in {seconds:g} s; health {worst(findings)}"
     if guard["forced"]:
         message += f" (forced outside maintenance time: {guard['force_reason']})"
     if backup_after and backup_after.get("failed"):
@@ -482,8 +560,8 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
             "backup": (backup_result or {}).get("path"), "backup_after": (backup_after or {}).get("path")}
     _ledger(ledger, target, "firmware", "changed", message, data, moment, run)
     return {"changed": True, "installed": available, "previous": installed, "seconds": seconds,
-            "findings": findings, "backup": backup_result, "backup_after": backup_after, "guard": guard,
-            "msg": message}
+            "findings": findings, "checks": [*base["checks"], *device_checks(False)], "backup": backup_result,
+            "backup_after": backup_after, "guard": guard, "msg": message}
 
 
 # -- device identity (docs/device-identity.md) -----------------------------------------------------

@@ -26,6 +26,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from ansible.module_utils.praxis_errors import PraxisError
+
 try:
     from ansible.module_utils.praxis_calendar import CalendarError, SiteCalendar
 except ImportError:  # imported outside Ansible (tests, lab, benchmarks)
@@ -52,7 +54,7 @@ SITE_SUFFIXES = (".yml", ".yaml")
 MAX_ERRORS = 50
 
 
-class SiteError(ValueError):
+class SiteError(PraxisError, ValueError):
     """One or more site files are invalid; ``problems`` lists them."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -632,6 +634,29 @@ def _network_rules(site: dict) -> list[str]:
     return problems
 
 
+def _finding_rules(site: dict) -> list[str]:
+    """Thresholds (site and device) and priorities are checked at load time
+    against the registry of praxis_findings, so a typo stops the inventory."""
+    from ansible.module_utils.praxis_findings import FindingError, site_priorities, thresholds
+
+    problems = []
+    layers = [("thresholds", site.get("thresholds"))]
+    for role in ROLE_GROUPS:
+        for index, device in enumerate((site.get("devices") or {}).get(role) or []):
+            if device.get("thresholds") is not None:
+                layers.append((f"devices.{role}[{index}].thresholds", device["thresholds"]))
+    for layer in layers:
+        try:
+            thresholds(layers[0], layer) if layer is not layers[0] else thresholds(layer)
+        except FindingError as exc:
+            problems.append(str(exc))
+    try:
+        site_priorities({"file": "priorities", "priorities": site.get("priorities")})
+    except FindingError as exc:
+        problems.append(str(exc).replace("site file priorities: priorities", "priorities"))
+    return problems
+
+
 def _site_rules(site: dict) -> list[str]:
     problems = []
     devices = site.get("devices") or {}
@@ -693,6 +718,7 @@ def _site_rules(site: dict) -> list[str]:
             problems.append(f"networks.wlans[{index}].ssid: {wlan['ssid']!r} is "
                             f"{len(wlan['ssid'].encode('utf-8'))} bytes in UTF-8; an SSID has at most 32")
     problems.extend(_network_rules(site))
+    problems.extend(_finding_rules(site))
     try:
         SiteCalendar(site)
     except CalendarError as exc:
@@ -858,7 +884,7 @@ def site_hosts(site: dict) -> list[dict]:
                 "credentials": device["credentials"],
             }
             for key in ("port", "model", "vendor", "validate_certs", "ca_path", "tls_fingerprint", "vlans", "uplink",
-                        "notes"):
+                        "notes", "thresholds"):
                 if key in device:
                     info[key] = device[key]
             if role in NETWORK_ROLES:

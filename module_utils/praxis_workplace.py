@@ -18,36 +18,14 @@ does not list. Times arrive as ISO 8601 strings with offset, as Ansible.Basic's
 ``/Date(ms)/`` or as CIM ``yyyymmddHHMMSS.ffffff+UUU``; ``parse_time`` reads all
 three. Sizes are bytes unless the property name says otherwise.
 
-Health findings (``health_findings``) have the shape of ``praxis_health``
-findings plus the ``subject`` they are about: ``check, subject, status,
-priority, message, value``. A problem's identity across runs is ``(check,
-subject)``, never the message text (``new_problems``).
-
-Priorities (OPS-06: high = whole service down, 1 h; medium = degraded, 4 h;
-low = 24 h):
-
-=================================================  =====================  =====================
-finding                                            workplace              server
-=================================================  =====================  =====================
-service named in ``services`` stopped / missing    critical, medium       critical, high
-other automatic service stopped                    warning, low           warning, medium
-volume fuller than ``volume_used_percent``         warning, low           warning, low
-volume at ``volume_critical_percent`` or more      critical, medium       critical, high
-antivirus signatures too old                       warning, medium        warning, medium
-Defender off (service, antivirus, real time)       critical, medium       critical, medium
-Defender status not available                      warning, low           warning, low
-critical events (``Level`` 1)                      warning, medium        warning, medium
-error events (``Level`` 2)                         warning, low           warning, low
-disk HealthStatus Warning / Unknown                warning, medium        warning, medium
-disk Unhealthy, failure state, uncorrected errors  critical, medium       critical, medium
-disk worn (``Wear`` >= ``disk_wear_percent``)      warning, low           warning, low
-disk temperature over ``disk_temperature_c``      warning, low           warning, low
-disk temperature +10 or at its TemperatureMax      critical, medium       critical, medium
-failed logons (servers)                            -                      warning / critical, medium
-CPU, memory, disk, network load (servers)          -                      warning, low
-temperature (servers; +10 is critical, medium)     -                      warning, low
-section not collected (services, volumes, ...)     warning, low           warning, low
-=================================================  =====================  =====================
+Health findings (``health_findings``) have the one shape of every check,
+``praxis_findings.make_finding`` (site, host, check, subject, severity,
+priority, message, value, threshold); their check ids are ``win.*``, their
+priorities come from ``praxis_findings.PRIORITY_RULES`` with the role
+``workplace`` or ``server`` and the site's ``priorities``, their thresholds
+from the layered registry ``praxis_findings.THRESHOLDS``. docs/findings.md
+lists the checks, the thresholds and the default priorities. What is new
+since the last run is decided by the incident engine, not here.
 
 Stopped automatic services
 --------------------------
@@ -92,20 +70,21 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
-from ansible.module_utils.praxis_calendar import CalendarError, SiteCalendar
-from ansible.module_utils.praxis_health import PRIORITY_ORDER, STATUS_ORDER, overall
+from ansible.module_utils.praxis_errors import PraxisError
+from ansible.module_utils.praxis_calendar import CalendarError, SiteCalendar, parse_timestamp
+from ansible.module_utils.praxis_findings import Judge, sort_findings, thresholds
 
 __all__ = [
     "WorkplaceError", "enum_name", "parse_time", "iso_time", "normalize_disk", "normalize_bitlocker",
     "normalize_facts", "normalize_health", "prereq_limits", "prereq_verdict", "win_limits", "health_findings",
-    "new_problems", "inventory_record", "overall", "DEFAULT_LIMITS", "PREREQ_LIMITS", "DEFAULT_IGNORE_SERVICES",
+    "win_checks", "inventory_record", "PREREQ_LIMITS", "DEFAULT_IGNORE_SERVICES",
 ]
 
 GIB = 1024 ** 3
 GB = 1000 ** 3
 
 
-class WorkplaceError(ValueError):
+class WorkplaceError(PraxisError, ValueError):
     """Unusable facts, health data or limits; the message names the field and the value."""
 
 
@@ -461,22 +440,6 @@ PREREQ_LIMITS: dict[str, Any] = {
     "ssd_required": True,
 }
 
-DEFAULT_LIMITS: dict[str, Any] = {
-    "volume_used_percent": 85,          # warning above this
-    "volume_critical_percent": 95,      # critical at or above this
-    "signature_rule": "working_days",   # or calendar_days
-    "signature_max_working_days": 2,    # WP-06: alarm when older than 2 working days
-    "signature_max_days": 5,            # the calendar_days rule another provider uses
-    "disk_wear_percent": 80,            # MSFT_StorageReliabilityCounter.Wear (100 = end of rated life)
-    "disk_temperature_c": 60,           # warning above; +10 (or the disk's TemperatureMax) is critical
-    "failed_logons": 20,                # servers: failed logons (4625) since the last check, warning above
-    "failed_logons_critical": 200,      # critical above
-    "cpu_percent": 90,                  # servers, warning above
-    "memory_percent": 90,
-    "disk_busy_percent": 90,
-    "network_bytes_per_sec": 100000000,  # about 80 % of a gigabit link
-    "temperature_c": 70,                # servers (MSAcpi_ThermalZoneTemperature); +10 is critical
-}
 SIGNATURE_RULES = ("working_days", "calendar_days")
 
 # Automatic services that stop by design when their work is done (see the module docstring).
@@ -511,15 +474,9 @@ def prereq_limits(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def win_limits(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """DEFAULT_LIMITS with a site's overrides; unknown keys and bad values are refused by name."""
-    merged = _merge_limits(DEFAULT_LIMITS, overrides, "health threshold")
-    if merged["volume_critical_percent"] < merged["volume_used_percent"]:
-        raise WorkplaceError(f"health threshold volume_critical_percent ({merged['volume_critical_percent']}) is "
-                             f"below volume_used_percent ({merged['volume_used_percent']})")
-    if merged["failed_logons_critical"] < merged["failed_logons"]:
-        raise WorkplaceError(f"health threshold failed_logons_critical ({merged['failed_logons_critical']}) is "
-                             f"below failed_logons ({merged['failed_logons']})")
-    return merged
+    """The project's thresholds (praxis_findings.THRESHOLDS) with ``overrides``;
+    unknown and renamed keys and bad values are refused by name."""
+    return thresholds(("thresholds", overrides))
 
 
 # -- WP-01: prerequisites ------------------------------------------------------------------------
@@ -762,17 +719,12 @@ def inventory_record(facts: Any) -> dict[str, Any]:
 
 
 # -- WP-06: health -------------------------------------------------------------------------------
-def _finding(check: str, subject: str, status: str, priority: str, message: str, value: Any = None) -> dict[str, Any]:
-    return {"check": check, "subject": subject, "status": status, "priority": priority, "message": message,
-            "value": value}
-
-
 def _matches(name: str, patterns: Iterable[str]) -> bool:
     lowered = name.lower()
     return any(fnmatch.fnmatchcase(lowered, str(p).lower()) for p in patterns)
 
 
-def _service_findings(health: Mapping[str, Any], server: bool, required: list[str],
+def _service_findings(judge: Judge, health: Mapping[str, Any], required: list[str],
                       ignore: list[str]) -> list[dict[str, Any]]:
     findings: list[dict[str, Any]] = []
     if health["services"] is None:
@@ -781,8 +733,7 @@ def _service_findings(health: Mapping[str, Any], server: bool, required: list[st
     required_lower = {name.lower() for name in required}
     for name in required:
         if name.lower() not in by_name:
-            findings.append(_finding("service", name, "critical", "high" if server else "medium",
-                                     f"service {name} should run but is not installed", None))
+            findings.append(judge("win.service", name, "critical", f"service {name} should run but is not installed"))
     for service in health["services"]:
         name = service["Name"]
         state = str(service.get("State") or "")
@@ -792,8 +743,7 @@ def _service_findings(health: Mapping[str, Any], server: bool, required: list[st
         if name.lower() in required_lower:
             # the module lists a named service that is not installed with State null
             text = f"{label} should run but is {state}" if state else f"service {name} should run but is not installed"
-            findings.append(_finding("service", name, "critical", "high" if server else "medium", text,
-                                     state or None))
+            findings.append(judge("win.service", name, "critical", text, state or None))
             continue
         state = state or "Unknown"
         if str(service.get("StartMode") or "").lower() != "auto" or _matches(name, [*ignore, *DEFAULT_IGNORE_SERVICES]):
@@ -802,12 +752,11 @@ def _service_findings(health: Mapping[str, Any], server: bool, required: list[st
         if service.get("DelayedAutoStart") and exit_code in (0, ERROR_SERVICE_NEVER_STARTED):
             continue
         detail = f", exit code {exit_code}" if exit_code not in (None, 0) else ""
-        findings.append(_finding("service", name, "warning", "medium" if server else "low",
-                                 f"automatic {label} is {state}{detail}", state))
+        findings.append(judge("win.service", name, "warning", f"automatic {label} is {state}{detail}", state))
     return findings
 
 
-def _volume_findings(health: Mapping[str, Any], limits: Mapping[str, Any], server: bool) -> list[dict[str, Any]]:
+def _volume_findings(judge: Judge, health: Mapping[str, Any], limits: Mapping[str, Any]) -> list[dict[str, Any]]:
     findings = []
     for volume in health["volumes"] or []:
         size, free = volume.get("Size"), volume.get("FreeSpace")
@@ -816,48 +765,49 @@ def _volume_findings(health: Mapping[str, Any], limits: Mapping[str, Any], serve
         used = (size - free) / size * 100
         drive = str(volume.get("DeviceID") or "?")
         text = (f"volume {drive} is {used:.0f} % full ({free / GB:.1f} GB of {size / GB:.0f} GB free)")
-        if used >= limits["volume_critical_percent"]:
-            findings.append(_finding("volume_used_percent", drive, "critical", "high" if server else "medium",
-                                     text, round(used, 1)))
+        if used >= limits["volume_used_percent_critical"]:
+            findings.append(judge("win.disk_space", drive, "critical", text, round(used, 1),
+                                  limits["volume_used_percent_critical"]))
         elif used > limits["volume_used_percent"]:
-            findings.append(_finding("volume_used_percent", drive, "warning", "low", text, round(used, 1)))
+            findings.append(judge("win.disk_space", drive, "warning", text, round(used, 1),
+                                  limits["volume_used_percent"]))
     return findings
 
 
-def _defender_findings(health: Mapping[str, Any], limits: Mapping[str, Any], calendar: SiteCalendar,
+def _defender_findings(judge: Judge, health: Mapping[str, Any], limits: Mapping[str, Any], calendar: SiteCalendar,
                        now: dt.datetime) -> list[dict[str, Any]]:
     defender = health.get("defender")
     if defender is None:
-        return [_finding("antivirus", "defender", "warning", "low",
-                         "Microsoft Defender status not available (Get-MpComputerStatus gave nothing)")]
+        return [judge("win.av_protection", "defender", "warning",
+                      "Microsoft Defender status not available (Get-MpComputerStatus gave nothing)")]
     findings = []
     off = [key for key in ("AMServiceEnabled", "AntivirusEnabled", "RealTimeProtectionEnabled")
            if defender.get(key) is False]
     if off:
-        findings.append(_finding("antivirus", "defender", "critical", "medium",
-                                 f"Microsoft Defender is not protecting: {', '.join(off)} false", off))
+        findings.append(judge("win.av_protection", "defender", "critical",
+                              f"Microsoft Defender is not protecting: {', '.join(off)} false", off))
     last = parse_time(defender.get("AntivirusSignatureLastUpdated"), "health.defender.AntivirusSignatureLastUpdated",
                       calendar.tz)
     if last is None:
-        findings.append(_finding("signature_age", "defender", "warning", "medium",
-                                 "Microsoft Defender reports no signature date"))
+        findings.append(judge("win.av_signature_age", "defender", "warning",
+                              "Microsoft Defender reports no signature date"))
         return findings
     local = last.astimezone(calendar.tz)
     if limits["signature_rule"] == "working_days":
         age = calendar.working_days_between(last, now)
         limit = limits["signature_max_working_days"]
         if age > limit:
-            findings.append(_finding(
-                "signature_age", "defender", "warning", "medium",
+            findings.append(judge(
+                "win.av_signature_age", "defender", "warning",
                 f"antivirus signatures from {local:%Y-%m-%d %H:%M} are {age} working days old (limit {limit:g}; "
-                f"weekends and public holidays of {calendar.state} not counted)", age))
+                f"weekends and public holidays of {calendar.state} not counted)", age, limit))
     else:
         age_days = (now - last).total_seconds() / 86400
         limit = limits["signature_max_days"]
         if age_days > limit:
-            findings.append(_finding("signature_age", "defender", "warning", "medium",
-                                     f"antivirus signatures from {local:%Y-%m-%d %H:%M} are {age_days:.1f} days old "
-                                     f"(limit {limit:g} days)", round(age_days, 1)))
+            findings.append(judge("win.av_signature_age", "defender", "warning",
+                                  f"antivirus signatures from {local:%Y-%m-%d %H:%M} are {age_days:.1f} days old "
+                                  f"(limit {limit:g} days)", round(age_days, 1), limit))
     return findings
 
 
@@ -874,7 +824,8 @@ def _ignored_event(event: Mapping[str, Any], patterns: Iterable[str]) -> bool:
     return False
 
 
-def _event_findings(health: Mapping[str, Any], ignore_events: Iterable[str], tz: dt.tzinfo) -> list[dict[str, Any]]:
+def _event_findings(judge: Judge, health: Mapping[str, Any], ignore_events: Iterable[str],
+                    tz: dt.tzinfo) -> list[dict[str, Any]]:
     groups: dict[tuple[int, str, str, Any], list[Mapping[str, Any]]] = {}
     for event in health["events"] or []:
         if event["Level"] not in (1, 2) or _ignored_event(event, ignore_events):
@@ -891,8 +842,8 @@ def _event_findings(health: Mapping[str, Any], ignore_events: Iterable[str], tz:
         text = (f"{len(items)} {kind} event(s) {provider} {ident} in the {log} log"
                 + (f", last {times[-1]:%Y-%m-%d %H:%M}" if times else "") + (f": {sample}" if sample else "")
                 + (f" ({truncated} more events not collected)" if truncated else ""))
-        findings.append(_finding(f"event_{kind}", f"{log}/{provider}/{ident}", "warning",
-                                 "medium" if level == 1 else "low", text, len(items)))
+        findings.append(judge("win.event_critical" if level == 1 else "win.event", f"{log}/{provider}/{ident}",
+                              "warning", text, len(items)))
     return findings
 
 
@@ -902,7 +853,7 @@ CRITICAL_DISK_STATES = {_key(s) for s in ("Predictive Failure", "Error", "Non-Re
 GOOD_DISK_STATES = {_key(s) for s in ("OK", "In Service", "Starting", "Updating Firmware", "Power Mode", "Dormant")}
 
 
-def _disk_findings(health: Mapping[str, Any], limits: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _disk_findings(judge: Judge, health: Mapping[str, Any], limits: Mapping[str, Any]) -> list[dict[str, Any]]:
     findings = []
     for disk in health["physical_disks"] or []:
         if disk is None:
@@ -915,38 +866,36 @@ def _disk_findings(health: Mapping[str, Any], limits: Mapping[str, Any]) -> list
         failing = [s for s in states if _key(s) in CRITICAL_DISK_STATES]
         detail = f"HealthStatus {health_status}" + (f", OperationalStatus {', '.join(states)}" if states else "")
         if health_status == "Unhealthy" or failing:
-            findings.append(_finding("disk_health", ident, "critical", "medium", f"{label} is failing: {detail}",
-                                     health_status))
+            findings.append(judge("win.smart", ident, "critical", f"{label} is failing: {detail}", health_status))
         elif health_status not in (None, "Healthy") or bad_states:
-            findings.append(_finding("disk_health", ident, "warning", "medium", f"{label} reports {detail}",
-                                     health_status))
+            findings.append(judge("win.smart", ident, "warning", f"{label} reports {detail}", health_status))
         counters = disk.get("reliability") or {}
         read_errors = counters.get("ReadErrorsUncorrected") or 0
         write_errors = counters.get("WriteErrorsUncorrected") or 0
         if read_errors or write_errors:
-            findings.append(_finding("disk_errors", ident, "critical", "medium",
-                                     f"{label} has {read_errors} uncorrected read and {write_errors} uncorrected "
-                                     "write errors", read_errors + write_errors))
+            findings.append(judge("win.disk_errors", ident, "critical",
+                                  f"{label} has {read_errors} uncorrected read and {write_errors} uncorrected "
+                                  "write errors", read_errors + write_errors))
         wear = counters.get("Wear")
         if wear is not None and wear >= limits["disk_wear_percent"]:
-            findings.append(_finding("disk_wear", ident, "warning", "low",
-                                     f"{label} is {wear} % worn (limit {limits['disk_wear_percent']:g} %): plan its "
-                                     "replacement", wear))
+            findings.append(judge("win.disk_wear", ident, "warning",
+                                  f"{label} is {wear} % worn (limit {limits['disk_wear_percent']:g} %): plan its "
+                                  "replacement", wear, limits["disk_wear_percent"]))
         temperature = counters.get("Temperature")
         rated = counters.get("TemperatureMax") or 0
         if temperature:   # 0 means not reported
             hot = temperature > limits["disk_temperature_c"]
-            critical = temperature > limits["disk_temperature_c"] + 10 or (rated and temperature >= rated)
+            critical = bool(temperature > limits["disk_temperature_critical_c"] or (rated and temperature >= rated))
             if hot or critical:
                 rated_text = f", rated up to {rated} °C" if rated else ""
-                findings.append(_finding("disk_temperature", ident, "critical" if critical else "warning",
-                                         "medium" if critical else "low",
-                                         f"{label} is at {temperature} °C (limit {limits['disk_temperature_c']:g} °C"
-                                         f"{rated_text})", temperature))
+                limit = limits["disk_temperature_critical_c"] if critical else limits["disk_temperature_c"]
+                findings.append(judge("win.disk_temperature", ident, "critical" if critical else "warning",
+                                      f"{label} is at {temperature} °C (limit {limit:g} °C{rated_text})",
+                                      temperature, limit))
     return findings
 
 
-def _server_findings(health: Mapping[str, Any], limits: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _server_findings(judge: Judge, health: Mapping[str, Any], limits: Mapping[str, Any]) -> list[dict[str, Any]]:
     findings = []
     logons = health.get("failed_logons")
     if logons is not None:
@@ -955,27 +904,28 @@ def _server_findings(health: Mapping[str, Any], limits: Mapping[str, Any]) -> li
             critical = count > limits["failed_logons_critical"]
             top = ", ".join(f"{a.get('TargetUserName') or '?'} from {a.get('IpAddress') or '?'} ({a.get('count')})"
                             for a in logons.get("by_account", [])[:3])
-            findings.append(_finding("failed_logons", "security", "critical" if critical else "warning", "medium",
-                                     f"{count} failed logons since the last check (limit {limits['failed_logons']:g})"
-                                     + (f": {top}" if top else ""), count))
+            limit = limits["failed_logons_critical"] if critical else limits["failed_logons"]
+            findings.append(judge("win.failed_logons", "security", "critical" if critical else "warning",
+                                  f"{count} failed logons since the last check (limit {limit:g})"
+                                  + (f": {top}" if top else ""), count, limit))
     load = health.get("load") or {}
-    for key, label, unit in (("cpu_percent", "CPU load", "%"), ("memory_percent", "memory use", "%"),
-                             ("disk_busy_percent", "disk busy time", "%")):
+    for key, check, label in (("cpu_percent", "win.cpu", "CPU load"), ("memory_percent", "win.memory", "memory use"),
+                              ("disk_busy_percent", "win.disk_busy", "disk busy time")):
         value = load.get(key)
         if value is not None and value > limits[key]:
-            findings.append(_finding(key, "load", "warning", "low",
-                                     f"{label} {value:.0f} {unit} above {limits[key]:g} {unit}", value))
+            findings.append(judge(check, "", "warning", f"{label} {value:.0f} % above {limits[key]:g} %", value,
+                                  limits[key]))
     network = load.get("network_bytes_per_sec")
     if network is not None and network > limits["network_bytes_per_sec"]:
-        findings.append(_finding("network_bytes_per_sec", "load", "warning", "low",
-                                 f"network traffic {network / 1e6:.0f} MB/s above "
-                                 f"{limits['network_bytes_per_sec'] / 1e6:g} MB/s", network))
+        limit = limits["network_bytes_per_sec"]
+        findings.append(judge("win.network", "", "warning",
+                              f"network traffic {network / 1e6:.0f} MB/s above {limit / 1e6:g} MB/s", network, limit))
     temperature = load.get("temperature_celsius")
     if temperature is not None and temperature > limits["temperature_c"]:
-        critical = temperature > limits["temperature_c"] + 10
-        findings.append(_finding("temperature_c", "load", "critical" if critical else "warning",
-                                 "medium" if critical else "low",
-                                 f"temperature {temperature:.0f} °C above {limits['temperature_c']:g} °C", temperature))
+        critical = temperature > limits["temperature_critical_c"]
+        limit = limits["temperature_critical_c"] if critical else limits["temperature_c"]
+        findings.append(judge("win.temperature", "", "critical" if critical else "warning",
+                              f"temperature {temperature:.0f} °C above {limit:g} °C", temperature, limit))
     return findings
 
 
@@ -990,86 +940,58 @@ def _names(value: Any, field: str) -> list[str]:
     return [item.strip() for item in value]
 
 
+WIN_CHECKS = ("win.health_data", "win.service", "win.disk_space", "win.av_protection", "win.av_signature_age",
+              "win.event_critical", "win.event", "win.smart", "win.disk_errors", "win.disk_wear",
+              "win.disk_temperature")
+SERVER_CHECKS = ("win.failed_logons", "win.cpu", "win.memory", "win.disk_busy", "win.network", "win.temperature")
+
+
+def win_checks(server: bool) -> list[str]:
+    """The check ids a WP-06 health run decides (servers: also the load)."""
+    return [*WIN_CHECKS, *(SERVER_CHECKS if server else ())]
+
+
 def health_findings(health: Any, site: Mapping[str, Any], limits: Mapping[str, Any] | None = None,
                     now: Any = None, *, server: bool | None = None, services: Iterable[str] | None = None,
-                    ignore_services: Iterable[str] | None = None,
-                    ignore_events: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """WP-06 findings for one host's ``health`` (praxis_win_health), worst first.
+                    ignore_services: Iterable[str] | None = None, ignore_events: Iterable[str] | None = None,
+                    host: str = "?") -> list[dict[str, Any]]:
+    """WP-06 findings (praxis_findings.make_finding) of the host ``host``
+    for its ``health`` (praxis_win_health), worst first.
 
-    ``site`` is the ``praxis_site`` dict (its calendar counts working days);
-    ``limits`` overrides DEFAULT_LIMITS; ``now`` defaults to the current
-    time; ``server`` defaults to whether the health data has server sections
-    (``failed_logons``, ``load``); ``services`` must run, ``ignore_services``
-    (shell patterns) are never reported; ``ignore_events`` are
-    ``Provider:Id``, ``Provider`` or patterns such as ``*DistributedCOM:10016``.
+    ``site`` is the ``praxis_site`` dict (its calendar counts working days,
+    its ``priorities`` override the rules); ``limits`` are the host's
+    thresholds (praxis_findings.thresholds; a mapping of overrides is taken
+    as one more layer); ``now`` defaults to the current time (ISO with
+    offset); ``server`` defaults to whether the health data has server
+    sections (``failed_logons``, ``load``) and selects the priority role
+    ``server`` or ``workplace``; ``services`` must run, ``ignore_services``
+    (shell patterns) are never reported; ``ignore_events`` are ``Provider:Id``,
+    ``Provider`` or patterns such as ``*DistributedCOM:10016``.
     Returns ``[]`` for a healthy host."""
     try:
         calendar = SiteCalendar(site)
+        moment = parse_timestamp(now, "now") if now not in (None, "") else dt.datetime.now(dt.timezone.utc)
     except CalendarError as exc:
         raise WorkplaceError(str(exc)) from None
-    lim = win_limits(limits)
+    lim = thresholds(("thresholds", limits))
     data = normalize_health(health, calendar.tz)
-    moment = parse_time(now, "now") if now not in (None, "") else dt.datetime.now(dt.timezone.utc)
     required = _names(services, "services")
     ignored = _names(ignore_services, "ignore_services")
     event_patterns = _names(ignore_events, "ignore_events")
     if server is None:
         server = data.get("failed_logons") is not None or data.get("load") is not None
+    judge = Judge(site, host, "server" if server else "workplace")
     findings = [
-        _finding("health_data", section, "warning", "low",
-                 f"{section} could not be collected on the host (see the module's warnings)")
+        judge("win.health_data", section, "warning",
+              f"{section} could not be collected on the host (see the module's warnings)")
         for section in ("services", "volumes", "events", "physical_disks") if data.get(section) is None
     ]
     findings += [
-        *_service_findings(data, server, required, ignored),
-        *_volume_findings(data, lim, server),
-        *_defender_findings(data, lim, calendar, moment),
-        *_event_findings(data, event_patterns, calendar.tz),
-        *_disk_findings(data, lim),
-        *_server_findings(data, lim),
+        *_service_findings(judge, data, required, ignored),
+        *_volume_findings(judge, data, lim),
+        *_defender_findings(judge, data, lim, calendar, moment),
+        *_event_findings(judge, data, event_patterns, calendar.tz),
+        *_disk_findings(judge, data, lim),
+        *_server_findings(judge, data, lim),
     ]
-    findings.sort(key=lambda f: (STATUS_ORDER[f["status"]], PRIORITY_ORDER[f["priority"]], f["check"], f["subject"]))
-    return findings
-
-
-def _identity(finding: Any, field: str) -> tuple[str, str]:
-    if not isinstance(finding, Mapping) or not finding.get("check"):
-        raise WorkplaceError(f"{field}: expected a finding with check and subject, got {finding!r}"[:300])
-    return str(finding["check"]), str(finding.get("subject") or "")
-
-
-def _findings_list(value: Any, field: str) -> list[Mapping[str, Any]]:
-    if value is None:
-        return []
-    if isinstance(value, Mapping):
-        value = value.get("findings") or []   # a previous run's saved result
-    if not isinstance(value, (list, tuple)):
-        raise WorkplaceError(f"{field} must be a list of findings, got {type(value).__name__}")
-    return list(value)
-
-
-def new_problems(today: Any, yesterday: Any) -> list[dict[str, Any]]:
-    """The findings of ``today`` that were not there in the previous run.
-
-    A finding is the same problem when ``check`` and ``subject`` match; its
-    message (counts, percentages, dates) may change from run to run. A
-    problem that got worse (warning -> critical, or a higher priority) counts
-    again, marked ``escalated: true``, so its alert is sent again
-    (docs/architecture.md, "Alerts": once per problem and again on
-    escalation). ``yesterday`` may be None, a list of findings or a saved
-    result with ``findings``."""
-    before: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for index, finding in enumerate(_findings_list(yesterday, "yesterday")):
-        before[_identity(finding, f"yesterday[{index}]")] = finding
-    result = []
-    for index, finding in enumerate(_findings_list(today, "today")):
-        identity = _identity(finding, f"today[{index}]")
-        old = before.get(identity)
-        if old is None:
-            result.append(dict(finding, escalated=False))
-            continue
-        worse_status = STATUS_ORDER.get(finding.get("status"), 9) < STATUS_ORDER.get(old.get("status"), 9)
-        worse_priority = PRIORITY_ORDER.get(finding.get("priority"), 9) < PRIORITY_ORDER.get(old.get("priority"), 9)
-        if worse_status or worse_priority:
-            result.append(dict(finding, escalated=True))
-    return result
+    return sort_findings(findings)

@@ -408,6 +408,12 @@ def check_host_tasks(recap: dict[str, dict[str, int]], devices: list[dict[str, A
     return _verdict(problems, host_tasks=total, expected=expected_total)
 
 
+def facts_file(facts_dir: Path, device: dict[str, Any]) -> Path:
+    """Where praxis_device_facts writes a device's facts: ``<facts>/<site>/<host>.json``
+    (praxis_backup.facts_path, the one layout of network devices and Windows hosts)."""
+    return facts_dir / str(device["site"]) / f"{device['name']}.json"
+
+
 def check_facts(facts_dir: Path, devices: list[dict[str, Any]], since: float,
                 failing: set[str] = frozenset()) -> dict[str, Any]:
     """Every device (but those meant to fail) has a facts file written during the
@@ -417,7 +423,7 @@ def check_facts(facts_dir: Path, devices: list[dict[str, Any]], since: float,
     fields: set[str] | None = None
     expected = [d for d in devices if d["name"] not in failing]
     for device in expected:
-        path = facts_dir / f"{device['name']}.json"
+        path = facts_file(facts_dir, device)
         if not path.exists():
             missing.append(device["name"])
             continue
@@ -448,7 +454,7 @@ def check_facts(facts_dir: Path, devices: list[dict[str, Any]], since: float,
             wrong.append(f"{device['name']}: {'; '.join(problems)}")
         state = facts.get("health") or "-"
         health[state] = health.get(state, 0) + 1
-    stray = sorted(p.stem for p in facts_dir.glob("*.json") if p.stem in failing) if facts_dir.is_dir() else []
+    stray = sorted(d["name"] for d in devices if d["name"] in failing and facts_file(facts_dir, d).exists())
     problems = []
     if missing:
         problems.append(f"{len(missing)} of {len(expected)} facts files missing: {_names(missing)}")

@@ -50,6 +50,12 @@ class Lab:
         return {path.parent.name: yaml.safe_load(vault.decrypt(path.read_bytes()))
                 for path in sorted((self.inventory_dir / "group_vars").glob("*/vault.yml"))}
 
+    def vault_file(self, path: Path) -> dict:
+        """One ansible-vault file of the inventory, decrypted."""
+        password = (self.inventory_dir / ".vault_pass").read_text().strip()
+        vault = VaultLib([("default", VaultSecret(password.encode()))])
+        return yaml.safe_load(vault.decrypt(Path(path).read_bytes()))
+
     def vault(self) -> dict:
         merged: dict = {}
         for entries in self.vault_files().values():

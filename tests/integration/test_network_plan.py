@@ -49,8 +49,8 @@ def devices(site: dict) -> list[dict]:
 
 
 def test_plans_for_every_demo_site_then_no_change(tmp_path):
-    (tmp_path / "facts").mkdir()
-    (tmp_path / "facts" / "huber-fw01.json").write_text(json.dumps(FW_FACTS), encoding="utf-8")
+    (tmp_path / "facts" / "huber").mkdir(parents=True)
+    (tmp_path / "facts" / "huber" / "huber-fw01.json").write_text(json.dumps(FW_FACTS), encoding="utf-8")
     plans = tmp_path / "plans"
 
     first, changed = run_plan(tmp_path)
@@ -100,7 +100,7 @@ def test_plans_for_every_demo_site_then_no_change(tmp_path):
     # a new health check found the same device: only the times moved, so nothing is
     # written and the document keeps the times of its last change in content
     seen_again = dict(FW_FACTS, checked_at="2026-11-24T23:40:00+00:00")
-    (tmp_path / "facts" / "huber-fw01.json").write_text(json.dumps(seen_again), encoding="utf-8")
+    (tmp_path / "facts" / "huber" / "huber-fw01.json").write_text(json.dumps(seen_again), encoding="utf-8")
     recheck, changed = run_plan(tmp_path)
     assert set(changed.values()) == {0}, recheck.stdout
     assert snapshot(plans) == before
@@ -108,7 +108,7 @@ def test_plans_for_every_demo_site_then_no_change(tmp_path):
 
     # new facts: the document and the diagram of that site change, and only those
     facts = dict(FW_FACTS, firmware_version="25.1", checked_at="2026-11-25T01:10:00+00:00")
-    (tmp_path / "facts" / "huber-fw01.json").write_text(json.dumps(facts), encoding="utf-8")
+    (tmp_path / "facts" / "huber" / "huber-fw01.json").write_text(json.dumps(facts), encoding="utf-8")
     third, changed = run_plan(tmp_path)
     assert changed["huber-fw01"] > 0 and changed["schmidt-fw01"] == 0, third.stdout
     after = snapshot(plans)

@@ -174,15 +174,15 @@ def test_nightly_checks_every_device_and_updates_signatures(service):
     signatures = service.ledger("SELECT host, data FROM events WHERE kind = 'signatures' AND status != 'failed'")
     assert {h for h, _ in signatures} == {"lab001-fw01", "lab002-fw01", "lab003-fw01"}
     assert all(json.loads(d)["signature_date"] for _, d in signatures)
-    facts = json.loads((service.out / "facts" / "lab001-nas01.json").read_text())
+    facts = json.loads((service.out / "facts" / "lab001" / "lab001-nas01.json").read_text())
     assert facts["disks"] and facts["firmware_version"].startswith("DSM")
     no_deprecation(result)
 
-    rows, written = service.rows(), (service.out / "facts" / "lab001-nas01.json").read_text()
+    rows, written = service.rows(), (service.out / "facts" / "lab001" / "lab001-nas01.json").read_text()
     check, recap = service.play("nightly.yml", "--check", now=NEXT_NIGHT)
     assert check.returncode == 0 and failed_hosts(recap) == set(), check.stdout[-3000:]
     assert service.rows() == rows     # a dry run records nothing ...
-    assert (service.out / "facts" / "lab001-nas01.json").read_text() == written     # ... and writes no facts
+    assert (service.out / "facts" / "lab001" / "lab001-nas01.json").read_text() == written     # ... and writes no facts
 
 
 def test_unreachable_device_fails_alone_and_the_summary_lists_it(service):
@@ -348,3 +348,63 @@ def test_an_update_that_completed_after_the_budget_is_recorded_when_the_device_i
     assert "completed after its reboot budget" not in again.stdout
     assert len(service.ledger("SELECT id FROM events WHERE host = 'lab002-fw01' AND kind = 'firmware' "
                               "AND status = 'changed' AND data LIKE '%noticed_at%'")) == 1
+
+
+# -- bad input and a locked ledger: a failed result naming the host and the fix --------------------------
+
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()     # until the test closes stdin
+conn.rollback()
+"""
+PAIR = ["lab001-fw01", "lab001-sw01"]
+
+
+def fatal_lines(result, hosts) -> dict[str, str]:
+    lines = {}
+    for host in hosts:
+        lines[host] = next(line for line in result.stdout.splitlines() if line.startswith(f"fatal: [{host}]"))
+    return lines
+
+
+def test_a_bad_praxis_now_fails_each_host_naming_it_and_records_nothing(service):
+    rows = service.rows()
+    result, recap = service.play("nightly.yml", "-l", ",".join(PAIR), now="nonsense")
+    assert result.returncode != 0 and failed_hosts(recap) == set(PAIR), result.stdout[-3000:]
+    for host, line in fatal_lines(result, PAIR).items():
+        assert f'"msg": "{host}: device facts: now (praxis_now or the task\'s now) \'nonsense\' is not an ' \
+               "ISO-8601 timestamp" in line, line
+    assert "Unexpected failure" not in result.stdout + result.stderr
+    assert service.rows() == rows
+
+
+def test_a_locked_ledger_fails_each_host_naming_it_and_keeps_the_facts(service):
+    import subprocess
+    import sys
+
+    ledger = service.out / "ledger.sqlite"
+    facts = {host: (service.out / "facts" / "lab001" / f"{host}.json").read_text() for host in PAIR}
+    rows = service.rows()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(ledger)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        result, recap = service.play("nightly.yml", "-l", ",".join(PAIR), "-e", "praxis_ledger_timeout=1",
+                                     now=NEXT_NIGHT)
+        elapsed = time.monotonic() - started
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert result.returncode != 0 and failed_hosts(recap) == set(PAIR), result.stdout[-3000:]
+    for host, line in fatal_lines(result, PAIR).items():
+        assert f'"msg": "{host}: device facts: ledger {ledger} is locked by another process (waited 1 s)' in line, line
+        assert "praxis_ledger_timeout" in line, line
+    assert "Unexpected failure" not in result.stdout + result.stderr
+    assert elapsed < 55     # the short timeout was used, not the 60 s default
+    # nothing half-done: no row, and the facts files of the last good run stay
+    assert service.rows() == rows
+    assert {host: (service.out / "facts" / "lab001" / f"{host}.json").read_text() for host in PAIR} == facts

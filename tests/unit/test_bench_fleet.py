@@ -37,11 +37,13 @@ bench = _load(ROOT / "bench" / "fleet" / "bench_fleet.py", "praxis_test_bench_fl
 
 START = dt.datetime(2026, 11, 24, 23, 0, tzinfo=dt.timezone.utc).timestamp()
 DEVICES = [
-    {"name": "lab001-fw01", "vendor": "opnsense", "firmware": "25.1.4", "hostname": "fw01.lab001.praxis.lan"},
-    {"name": "lab001-sw01", "vendor": "lancom", "firmware": "4.00.0151"},
-    {"name": "lab001-nas01", "vendor": "synology", "firmware": "7.2.1-69057"},
-    {"name": "lab002-fw01", "vendor": "opnsense", "firmware": "25.1.4", "hostname": "fw01.lab002.praxis.lan"},
-    {"name": "lab002-ap01", "vendor": "lancom", "firmware": "10.80.0123"},
+    {"site": "lab001", "name": "lab001-fw01", "vendor": "opnsense", "firmware": "25.1.4",
+     "hostname": "fw01.lab001.praxis.lan"},
+    {"site": "lab001", "name": "lab001-sw01", "vendor": "lancom", "firmware": "4.00.0151"},
+    {"site": "lab001", "name": "lab001-nas01", "vendor": "synology", "firmware": "7.2.1-69057"},
+    {"site": "lab002", "name": "lab002-fw01", "vendor": "opnsense", "firmware": "25.1.4",
+     "hostname": "fw01.lab002.praxis.lan"},
+    {"site": "lab002", "name": "lab002-ap01", "vendor": "lancom", "firmware": "10.80.0123"},
 ]
 HOSTS = {d["name"] for d in DEVICES}
 
@@ -67,7 +69,8 @@ def write_facts(folder: Path, devices=DEVICES, at=START + 5, **override):
                      checked_at=dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="seconds"),
                      signature_date="2026-11-24" if d["vendor"] == "opnsense" else None)
         facts.update(override.get(d["name"], {}))
-        (folder / f"{d['name']}.json").write_text(json.dumps(facts))
+        (folder / d["site"]).mkdir(exist_ok=True)
+        (folder / d["site"] / f"{d['name']}.json").write_text(json.dumps(facts))
 
 
 def ledger_for(devices=DEVICES, run="fleet-bench-praxisops", failing=()):
@@ -158,7 +161,7 @@ def test_facts_files_must_be_complete_and_from_this_run(tmp_path):
     good = bench.check_facts(tmp_path, DEVICES, START)
     assert good["ok"] and good["files"] == 5 and good["fields"] == sorted(bench.FACTS_FIELDS)
 
-    (tmp_path / "lab002-ap01.json").unlink()
+    (tmp_path / "lab002" / "lab002-ap01.json").unlink()
     assert "1 of 5 facts files missing: lab002-ap01" in bench.check_facts(tmp_path, DEVICES, START)["problems"][0]
 
     cases = {
@@ -175,9 +178,9 @@ def test_facts_files_must_be_complete_and_from_this_run(tmp_path):
 
     folder = tmp_path / "fields"
     write_facts(folder)
-    facts = json.loads((folder / "lab001-sw01.json").read_text())
+    facts = json.loads((folder / "lab001" / "lab001-sw01.json").read_text())
     del facts["volumes"]
-    (folder / "lab001-sw01.json").write_text(json.dumps(facts))
+    (folder / "lab001" / "lab001-sw01.json").write_text(json.dumps(facts))
     assert "lab001-sw01: no volumes" in bench.check_facts(folder, DEVICES, START)["problems"][0]
 
 
@@ -436,3 +439,21 @@ def test_tree_memory_is_summed_pss_which_counts_forked_pages_once():
     assert 64 * mib <= figures["tree_pss_peak_bytes"] <= figures["tree_rss_peak_bytes"] - 48 * mib
     assert figures["tree_uss_peak_bytes"] < figures["tree_pss_peak_bytes"]
     assert figures["metric"].startswith("peak of the summed PSS")
+
+
+def test_the_naive_job_takes_praxis_thresholds_and_no_removed_variable():
+    import yaml
+    from ansible.template import trust_as_template
+
+    (decide, *_rest) = yaml.safe_load((ROOT / "bench" / "fleet" / "naive_health.yml").read_text())
+    source = decide["vars"]["naive_limits"]
+
+    def limits(**task_vars):
+        return Templar(loader=DataLoader(), variables=task_vars).template(trust_as_template(source))
+
+    defaults = limits()
+    assert defaults["volume_used_percent_critical"] == 95 and defaults["temperature_critical_c"] == 80
+    assert limits(praxis_thresholds={"cpu_percent": 75})["cpu_percent"] == 75
+    assert limits(device_health_thresholds={"cpu_percent": 75}) == defaults    # no longer read
+    text = (ROOT / "bench" / "fleet" / "naive_health.yml").read_text()
+    assert "+ 10" not in text and ">= 95" not in text      # the critical limits come from the thresholds

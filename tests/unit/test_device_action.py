@@ -19,6 +19,7 @@ def action_for(name: str, args: dict, check_mode: bool = False):
     task.args = dict(args)
     task.action = name
     task.check_mode = check_mode
+    task.async_val = 0
     action = plugin.ActionModule(task, MagicMock(), MagicMock(), MagicMock(), None, None)
     action._templar = Templar(loader=DataLoader())
     return action
@@ -116,3 +117,80 @@ def test_check_mode_still_reads_the_recorded_identities(name, tmp_path):
     assert params["ledger"] is None and store.check_mode
     assert store.ledger == ledger
     assert praxis_ledger.identity(store.ledger, "lab001-sw01", "ssh")["fingerprint"] == "SHA256:" + "A" * 43
+def device_vars(tmp_path, **extra):
+    return dict(BASE_VARS, inventory_hostname="huber-fw01", praxis_output_dir=str(tmp_path),
+                praxis_site={"id": "huber", "state": "BY"},
+                praxis_device={"name": "fw01", "role": "firewall", "vendor": "opnsense", "address": "127.0.0.1",
+                               "credentials": "vault_huber_fw01"},
+                vault_huber_fw01={"username": "key", "password": "secret"}, **extra)
+
+
+def test_a_bad_praxis_now_is_a_failed_result_naming_host_and_fix(tmp_path):
+    result = action_for("praxis_device_facts", {}).run(task_vars=device_vars(tmp_path, praxis_now="gestern"))
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"].startswith("huber-fw01: device facts: ")
+    assert "'gestern' is not an ISO-8601 timestamp" in result["msg"] and "praxis_now" in result["msg"]
+
+
+def test_a_bad_threshold_layer_is_a_failed_result(tmp_path):
+    result = action_for("praxis_device_facts", {}).run(
+        task_vars=device_vars(tmp_path, praxis_thresholds={"volume_full": 1}))
+    assert result["failed"] is True
+    assert "group_vars praxis_thresholds: unknown threshold 'volume_full'" in result["msg"]
+
+
+def test_the_windows_actions_share_the_base():
+    from ansible.module_utils.praxis_action import PraxisAction
+
+    for name in ("praxis_win_health", "praxis_win_bitlocker", *ACTIONS):
+        assert issubclass(load_plugin("action_plugins", name).ActionModule, PraxisAction), name
+
+
+def test_every_project_error_derives_from_praxis_error():
+    from ansible.module_utils import (
+        praxis_backup, praxis_calendar, praxis_escrow, praxis_findings, praxis_health, praxis_ledger, praxis_netops,
+        praxis_site, praxis_workplace,
+    )
+    from ansible.module_utils.praxis_errors import PraxisError
+
+    for error in (praxis_netops.OperationError, praxis_ledger.LedgerError, praxis_calendar.CalendarError,
+                  praxis_site.SiteError, praxis_health.HealthError, praxis_workplace.WorkplaceError,
+                  praxis_escrow.EscrowError, praxis_backup.BackupError, praxis_findings.FindingError):
+        assert issubclass(error, PraxisError), error
+
+
+def test_check_actions_return_findings_checks_and_incidents(tmp_path, monkeypatch):
+    from ansible.module_utils import praxis_action
+
+    seen = []
+    monkeypatch.setattr(praxis_action, "report", lambda ledger, **kw: seen.append((ledger, kw)) or {"opened": []})
+    action = action_for("praxis_signature_update", {}, check_mode=True)
+    monkeypatch.setattr(action, "operate", lambda *a: {"changed": False, "findings": [], "checks": ["net.x"]})
+    result = action.run(task_vars=device_vars(tmp_path))
+    assert result["incidents"] == {"opened": []}
+    ((ledger, kw),) = seen
+    assert ledger == str(tmp_path / "ledger.sqlite") and kw["check_mode"] is True and kw["checks"] == ["net.x"]
+    assert kw["site"] == "huber" and kw["host"] == "huber-fw01"
+
+
+def test_the_ledger_timeout_comes_from_praxis_ledger_timeout(tmp_path, monkeypatch):
+    from ansible.module_utils import praxis_ledger
+
+    seen = []
+    action = action_for("praxis_signature_update", {})
+    monkeypatch.setattr(action, "operate", lambda *a: seen.append(praxis_ledger._timeout) or {"changed": False})
+    action.run(task_vars=device_vars(tmp_path, praxis_ledger_timeout="0.5"))
+    assert seen == [0.5] and praxis_ledger._timeout == praxis_ledger.DEFAULT_TIMEOUT
+    bad = device_vars(tmp_path, praxis_ledger_timeout="bald")
+    result = action_for("praxis_signature_update", {}).run(task_vars=bad)
+    assert result["failed"] is True and result["msg"].startswith("huber-fw01: ")
+    assert "praxis_ledger_timeout 'bald' is not a positive number of seconds" in result["msg"]
+
+
+def test_the_identity_check_in_check_mode_reads_the_recorded_identities(tmp_path):
+    action = action_for("praxis_device_facts", {}, check_mode=True)
+    task_vars = device_vars(tmp_path)
+    args = action.arguments(task_vars)
+    assert args["ledger"] is None    # nothing is recorded in check mode ...
+    store = action.identity_store(args, task_vars)
+    assert store.ledger == str(tmp_path / "ledger.sqlite") and store.check_mode is True   # ... but it is read

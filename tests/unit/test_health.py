@@ -9,56 +9,84 @@ import sqlite3
 import pytest
 
 from ansible.module_utils import praxis_ledger
-from ansible.module_utils.praxis_health import HealthError, evaluate, overall, thresholds, unreachable_finding
+from ansible.module_utils.praxis_findings import FindingError, Judge, thresholds
+from ansible.module_utils.praxis_health import evaluate, overall, unreachable_finding
 
 NOW = dt.datetime(2026, 11, 24, 22, 0, tzinfo=dt.timezone.utc)
-LIMITS = thresholds(None)
+LIMITS = thresholds()
+SITE = {"id": "huber", "file": "sites/huber.yml"}
+
+
+def judge(role="nas", site=SITE):
+    return Judge(site, f"huber-{role}", role)
 
 
 @pytest.mark.parametrize("facts,checks,status", [
     ({}, [], "ok"),
-    ({"cpu_percent": 95}, ["cpu_percent"], "warning"),
+    ({"cpu_percent": 95}, ["net.cpu"], "warning"),
     ({"cpu_percent": 90}, [], "ok"),                             # at the limit is fine
-    ({"memory_percent": 91.5}, ["memory_percent"], "warning"),
-    ({"temperature_c": 75}, ["temperature_c"], "warning"),
-    ({"temperature_c": 81}, ["temperature_c"], "critical"),
-    ({"disks": [{"id": "sata1", "status": "normal", "smart": "warning"}]}, ["disk"], "warning"),
-    ({"disks": [{"id": "sata2", "status": "crashed", "smart": "normal"}]}, ["disk"], "critical"),
-    ({"volumes": [{"id": "volume_1", "status": "degraded", "used_percent": 40}]}, ["volume"], "critical"),
-    ({"volumes": [{"id": "volume_1", "status": "normal", "used_percent": 88}]}, ["volume_used_percent"], "warning"),
-    ({"volumes": [{"id": "volume_1", "status": "normal", "used_percent": 96}]}, ["volume_used_percent"],
-     "critical"),
+    ({"memory_percent": 91.5}, ["net.memory"], "warning"),
+    ({"temperature_c": 75}, ["net.temperature"], "warning"),
+    ({"temperature_c": 81}, ["net.temperature"], "critical"),
+    ({"disks": [{"id": "sata1", "status": "normal", "smart": "warning"}]}, ["net.disk"], "warning"),
+    ({"disks": [{"id": "sata2", "status": "crashed", "smart": "normal"}]}, ["net.disk"], "critical"),
+    ({"volumes": [{"id": "volume_1", "status": "degraded", "used_percent": 40}]}, ["net.volume"], "warning"),
+    ({"volumes": [{"id": "volume_1", "status": "crashed", "used_percent": 40}]}, ["net.volume"], "critical"),
+    ({"volumes": [{"id": "volume_1", "status": "normal", "used_percent": 88}]}, ["net.volume_used"], "warning"),
+    ({"volumes": [{"id": "volume_1", "status": "normal", "used_percent": 96}]}, ["net.volume_used"], "critical"),
 ])
 def test_evaluate_table(facts, checks, status):
-    findings = evaluate(facts, "nas", LIMITS, NOW)
+    findings = evaluate(facts, judge(), LIMITS, NOW)
     assert sorted(f["check"] for f in findings) == sorted(checks)
     assert overall(findings) == status
+    for finding in findings:
+        assert finding["site"] == "huber" and finding["host"] == "huber-nas"
+
+
+def test_findings_carry_subject_value_and_threshold():
+    (finding,) = evaluate({"volumes": [{"id": "volume_1", "status": "normal", "used_percent": 96}]}, judge(),
+                          LIMITS, NOW)
+    assert (finding["subject"], finding["value"], finding["threshold"]) == ("volume_1", 96, 95)
+    assert finding["priority"] == "medium"
+
+
+def test_the_critical_limits_are_thresholds_not_constants():
+    # 96 % is critical with the default (95) but only a warning when a NAS may be fuller
+    limits = thresholds(("site file", {"volume_used_percent_critical": 98}))
+    (finding,) = evaluate({"volumes": [{"id": "v", "status": "normal", "used_percent": 96}]}, judge(), limits, NOW)
+    assert finding["severity"] == "warning"
+    limits = thresholds(("site file", {"temperature_critical_c": 90}))
+    (finding,) = evaluate({"temperature_c": 85}, judge(), limits, NOW)
+    assert finding["severity"] == "warning" and finding["threshold"] == 70
 
 
 @pytest.mark.parametrize("date,warn", [("2026-11-24", False), ("2026-11-22", False), ("2026-11-21", True),
                                        (None, True), ("yesterday", True)])
 def test_signature_age(date, warn):
-    findings = evaluate({"signature_date": date}, "firewall", LIMITS, NOW, has_signatures=True)
+    findings = evaluate({"signature_date": date}, judge("firewall"), LIMITS, NOW, has_signatures=True)
     assert bool(findings) is warn
+    assert all(f["check"] == "net.signature_age" for f in findings)
 
 
 def test_signature_age_ignored_without_signatures():
-    assert evaluate({"signature_date": None}, "switch", LIMITS, NOW, has_signatures=False) == []
+    assert evaluate({"signature_date": None}, judge("switch"), LIMITS, NOW, has_signatures=False) == []
 
 
 def test_thresholds_override_and_errors():
-    assert thresholds({"temperature_c": 60})["temperature_c"] == 60
-    with pytest.raises(HealthError, match="unknown health threshold 'temp'"):
-        thresholds({"temp": 60})
-    with pytest.raises(HealthError, match="temperature_c must be a non-negative number"):
-        thresholds({"temperature_c": "hot"})
-    with pytest.raises(HealthError, match="cpu_percent"):
-        thresholds({"cpu_percent": True})
+    assert thresholds(("site file", {"temperature_c": 60}))["temperature_c"] == 60
+    with pytest.raises(FindingError, match="unknown threshold 'temp'"):
+        thresholds(("site file", {"temp": 60}))
+    with pytest.raises(FindingError, match="temperature_c must be a non-negative number"):
+        thresholds(("site file", {"temperature_c": "hot"}))
+    with pytest.raises(FindingError, match="cpu_percent"):
+        thresholds(("site file", {"cpu_percent": True}))
 
 
 def test_unreachable_priorities():
-    assert unreachable_finding("firewall", "down")["priority"] == "high"
-    assert unreachable_finding("switch", "down")["priority"] == "medium"
+    assert unreachable_finding(judge("firewall"), "down")["priority"] == "high"
+    assert unreachable_finding(judge("switch"), "down")["priority"] == "medium"
+    site = dict(SITE, priorities={"net.reachability": "high"})
+    assert unreachable_finding(judge("switch", site), "down")["priority"] == "high"
 
 
 def test_ledger_roundtrip_and_filters(tmp_path):

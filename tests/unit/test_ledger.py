@@ -92,3 +92,70 @@ def test_pending_is_a_status_and_recent_reads_newest_first(tmp_path):
         record(path, site="s1", host="s1-fw01", kind="firmware", status=status, summary=status, run="r")
     assert [r["status"] for r in praxis_ledger.recent(path, host="s1-fw01", kind="firmware")] == ["failed", "pending"]
     assert praxis_ledger.recent(str(tmp_path / "none.sqlite"), host="s1-fw01", kind="firmware") == []
+
+
+# -- a ledger locked by another process (praxis_ledger_timeout) -------------------------------------
+
+LOCKED = r"is locked by another process \(waited 0\.2 s\).*praxis_ledger_timeout"
+
+
+def _hold(path: str, *, wal: bool) -> sqlite3.Connection:
+    """Another process's exclusive lock on the ledger at ``path`` (a written ledger)."""
+    record(path, site="s1", host="s1-fw01", kind="health", status="ok", summary="before")
+    if not wal:   # an older ledger in rollback-journal mode: the lock blocks readers too
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA journal_mode=DELETE")
+        conn.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO events (at, run, site, host, kind, status, summary, data) "
+                   "VALUES ('2026-01-01T00:00:00+00:00', '', 's1', 's1-sw01', 'health', 'ok', 'held', '{}')")
+    return holder
+
+
+def test_a_write_to_a_locked_ledger_waits_the_timeout_and_says_what_to_do(tmp_path):
+    path = str(tmp_path / "ledger.sqlite")
+    holder = _hold(path, wal=True)
+    try:
+        with praxis_ledger.waiting(0.2), pytest.raises(praxis_ledger.LedgerError, match=LOCKED) as info:
+            record(path, site="s1", host="s1-fw01", kind="health", status="ok", summary="blocked")
+        assert path in str(info.value)
+        with praxis_ledger.waiting(0.2), pytest.raises(praxis_ledger.LedgerError, match=LOCKED):
+            praxis_ledger.record_identity(path, host="s1-fw01", kind="ssh", algorithm="ssh-ed25519",
+                                          fingerprint="SHA256:x", accepted_by="t", accepted_reason="r")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert praxis_ledger._timeout == praxis_ledger.DEFAULT_TIMEOUT   # the block's timeout ends with it
+    assert [r["summary"] for r in events(path)] == ["before"]
+
+
+def test_every_read_of_a_locked_ledger_is_a_ledger_error(tmp_path):
+    path = str(tmp_path / "ledger.sqlite")
+    holder = _hold(path, wal=False)
+    reads = {"events": lambda: list(events(path)),
+             "recent": lambda: praxis_ledger.recent(path, host="s1-fw01", kind="health"),
+             "identity": lambda: praxis_ledger.identity(path, "s1-fw01", "ssh"),
+             "identity_history": lambda: praxis_ledger.identity_history(path)}
+    try:
+        for name, read in reads.items():
+            with praxis_ledger.waiting(0.2), pytest.raises(praxis_ledger.LedgerError, match=LOCKED):
+                read()
+                pytest.fail(f"{name} read a locked ledger")
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+@pytest.mark.parametrize("value", ["nonsense", 0, -5, "", True, float("nan"), float("inf")])
+def test_a_bad_ledger_timeout_is_refused_naming_the_variable(value):
+    with pytest.raises(praxis_ledger.LedgerError, match=r"praxis_ledger_timeout .* is not a positive number"):
+        with praxis_ledger.waiting(value):
+            pass
+    assert praxis_ledger._timeout == praxis_ledger.DEFAULT_TIMEOUT
+
+
+def test_the_ledger_timeout_accepts_seconds_as_text():
+    with praxis_ledger.waiting("2.5") as seconds:
+        assert seconds == 2.5 and praxis_ledger._timeout == 2.5
+    assert praxis_ledger._timeout == praxis_ledger.DEFAULT_TIMEOUT

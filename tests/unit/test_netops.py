@@ -10,6 +10,7 @@ import pytest
 
 from ansible.module_utils import praxis_ledger
 from ansible.module_utils.praxis_backup import AnsibleVaultCipher, LocalStore, read_manifest
+from ansible.module_utils.praxis_errors import PraxisError
 from ansible.module_utils.praxis_driver import (
     AuthFailed, Driver, ProtocolError, ServerError, Target, Timeout, Unreachable, retry,
 )
@@ -155,7 +156,7 @@ def test_device_facts_healthy_writes_facts_file_and_ledger(tmp_path):
     result = device_facts(target(), now=TUESDAY_23, facts_dir=str(tmp_path / "facts"), ledger=ledger,
                           opener=opener_for({"facts": {"firmware_version": "25.1.4", "signature_date": "2026-11-24"}}))
     assert not result.get("failed") and result["health"] == "ok"
-    assert (tmp_path / "facts" / "huber-fw01.json").is_file()
+    assert (tmp_path / "facts" / "huber" / "huber-fw01.json").is_file()
     rows = list(praxis_ledger.events(ledger, host="huber-fw01"))
     assert [(r["kind"], r["status"]) for r in rows] == [("health", "ok")]
 
@@ -164,7 +165,10 @@ def test_device_facts_old_signatures_and_failing_disk():
     facts = {"signature_date": "2026-11-01", "disks": [{"id": "sata1", "status": "failing", "smart": "failing"}]}
     result = device_facts(target(), now=TUESDAY_23, opener=opener_for({"facts": facts}))
     checks = [f["check"] for f in result["findings"]]
-    assert checks == ["disk", "signature_date"]
+    assert checks == ["net.disk", "net.signature_age"]
+    assert {f["site"] for f in result["findings"]} == {"huber"} and {f["host"] for f in result["findings"]} == {
+        "huber-fw01"}
+    assert "net.signature_age" in result["checks"] and "net.reachability" in result["checks"]
     assert result["health"] == "critical" and result["failed"]      # fail_on critical (default)
     relaxed = device_facts(target(), now=TUESDAY_23, fail_on="none", opener=opener_for({"facts": facts}))
     assert not relaxed.get("failed")
@@ -181,8 +185,13 @@ def test_device_facts_unreachable_is_a_high_finding_for_a_firewall(tmp_path):
 
 
 def test_device_facts_bad_threshold_named():
-    result = device_facts(target(), limits={"cpu": 5}, opener=opener_for({}))
-    assert result["failed"] and "unknown health threshold 'cpu'" in result["msg"]
+    with pytest.raises(PraxisError, match="unknown threshold 'cpu'"):
+        device_facts(target(), limits={"cpu": 5}, opener=opener_for({}))
+
+
+def test_device_facts_bad_now_is_a_praxis_error():
+    with pytest.raises(PraxisError, match="now.*not an ISO-8601 timestamp"):
+        device_facts(target(), now="gestern", opener=opener_for({}))
 
 
 def test_auth_failure_message_has_no_secret():

@@ -11,8 +11,10 @@ import sqlite3
 import pytest
 from ansible.errors import AnsibleFilterError
 
+from ansible.module_utils.praxis_errors import PraxisError
+from ansible.module_utils.praxis_findings import thresholds
 from ansible.module_utils.praxis_workplace import (
-    DEFAULT_LIMITS, WorkplaceError, enum_name, health_findings, inventory_record, new_problems, normalize_bitlocker,
+    WorkplaceError, enum_name, health_findings, inventory_record, normalize_bitlocker,
     parse_time, prereq_verdict, win_limits,
 )
 from tests.unit.windows_helpers import fixture, load_plugin, make_action
@@ -32,7 +34,7 @@ def health(name: str) -> dict:
 
 
 def summary(findings: list[dict]) -> set[tuple]:
-    return {(f["check"], f["subject"], f["status"], f["priority"]) for f in findings}
+    return {(f["check"], f["subject"], f["severity"], f["priority"]) for f in findings}
 
 
 # -- normalisers ---------------------------------------------------------------------------------
@@ -259,7 +261,7 @@ def test_healthy_workplace_has_no_findings():
 
 def test_stopped_services():
     findings = health_findings(health("health_stopped_service"), BAVARIA, None, NOW, services=["PraxisDB"])
-    services = {f["subject"]: (f["status"], f["priority"]) for f in findings if f["check"] == "service"}
+    services = {f["subject"]: (f["severity"], f["priority"]) for f in findings if f["check"] == "win.service"}
     # Spooler crashed (auto, exit 1067); WpnService is delayed but crashed (1067); PraxisDB is named
     # in services; OneSyncSvc (delayed, never started: 1077), MapsBroker/edgeupdate/sppsvc (ended
     # cleanly), BITS (manual) and AudioSrv (Start Pending) are fine.
@@ -273,7 +275,7 @@ def test_named_service_is_reported_only_when_named_and_missing_one_too():
     findings = health_findings(health("health_stopped_service"), BAVARIA, None, NOW)
     assert "PraxisDB" not in {f["subject"] for f in findings}
     findings = health_findings(health("health_ok"), BAVARIA, None, NOW, services=["TMServer"])
-    assert summary(findings) == {("service", "TMServer", "critical", "medium")}
+    assert summary(findings) == {("win.service", "TMServer", "critical", "medium")}
     assert findings[0]["message"] == "service TMServer should run but is not installed"
 
 
@@ -290,27 +292,27 @@ def test_a_section_not_collected_is_one_finding(section):
     data = health("health_ok")
     data[section] = None
     findings = health_findings(data, BAVARIA, None, NOW, services=["TMServer"])
-    expected = {("health_data", section, "warning", "low")}
+    expected = {("win.health_data", section, "warning", "low")}
     if section != "services":      # without the service list nothing can be said about TMServer
-        expected.add(("service", "TMServer", "critical", "medium"))
+        expected.add(("win.service", "TMServer", "critical", "medium"))
     assert summary(findings) == expected
     del data[section]
-    assert ("health_data", section, "warning", "low") in summary(health_findings(data, BAVARIA, None, NOW))
+    assert ("win.health_data", section, "warning", "low") in summary(health_findings(data, BAVARIA, None, NOW))
 
 
 def test_ignored_services_by_name_and_pattern():
     findings = health_findings(health("health_stopped_service"), BAVARIA, None, NOW,
                                ignore_services=["spooler", "Wpn*"])
-    assert not [f for f in findings if f["check"] == "service"]
+    assert not [f for f in findings if f["check"] == "win.service"]
 
 
 def test_events_are_decided_by_level_never_by_the_display_name():
     findings = health_findings(health("health_stopped_service"), BAVARIA, None, NOW)
-    events = {f["subject"]: f for f in findings if f["check"].startswith("event_")}
+    events = {f["subject"]: f for f in findings if f["check"].startswith("win.event")}
     assert summary(events.values()) == {
-        ("event_critical", "System/Microsoft-Windows-Kernel-Power/41", "warning", "medium"),
-        ("event_error", "System/Service Control Manager/7034", "warning", "low"),
-        ("event_error", "System/Microsoft-Windows-DistributedCOM/10016", "warning", "low"),
+        ("win.event_critical", "System/Microsoft-Windows-Kernel-Power/41", "warning", "medium"),
+        ("win.event", "System/Service Control Manager/7034", "warning", "low"),
+        ("win.event", "System/Microsoft-Windows-DistributedCOM/10016", "warning", "low"),
     }   # the Level 3 event ("Warnung") is not one
     scm = events["System/Service Control Manager/7034"]
     assert scm["value"] == 2 and "last 2026-11-24 16:02" in scm["message"]
@@ -324,8 +326,8 @@ def test_events_are_decided_by_level_never_by_the_display_name():
          "LevelDisplayName": "Error"},
     ]
     assert summary(health_findings(data, BAVARIA, None, NOW)) == {
-        ("event_error", "System/Disk/11", "warning", "low"),
-        ("event_error", "Application/Application Error/1000", "warning", "low")}
+        ("win.event", "System/Disk/11", "warning", "low"),
+        ("win.event", "Application/Application Error/1000", "warning", "low")}
 
 
 def test_ignored_events_and_truncation_note():
@@ -333,31 +335,31 @@ def test_ignored_events_and_truncation_note():
     data["events_truncated"] = 17
     findings = health_findings(data, BAVARIA, None, NOW,
                                ignore_events=["Microsoft-Windows-DistributedCOM:10016", "*Kernel-Power"])
-    subjects = {f["subject"] for f in findings if f["check"].startswith("event_")}
+    subjects = {f["subject"] for f in findings if f["check"].startswith("win.event")}
     assert subjects == {"System/Service Control Manager/7034"}
-    assert "(17 more events not collected)" in next(f["message"] for f in findings if f["check"] == "event_error")
+    assert "(17 more events not collected)" in next(f["message"] for f in findings if f["check"] == "win.event")
 
 
 def test_full_disk():
     findings = health_findings(health("health_full_disk"), BAVARIA, None, NOW)
-    assert summary(findings) == {("volume_used_percent", "C:", "critical", "medium"),
-                                 ("volume_used_percent", "D:", "warning", "low")}
+    assert summary(findings) == {("win.disk_space", "C:", "critical", "medium"),
+                                 ("win.disk_space", "D:", "warning", "low")}
     assert findings[0]["value"] == 97.2 and findings[0]["message"].startswith("volume C: is 97 % full")
     server = health_findings(health("health_full_disk"), BAVARIA, None, NOW, server=True)
-    assert ("volume_used_percent", "C:", "critical", "high") in summary(server)
+    assert ("win.disk_space", "C:", "critical", "high") in summary(server)
     lenient = health_findings(health("health_full_disk"), BAVARIA, {"volume_used_percent": 90}, NOW)
-    assert summary(lenient) == {("volume_used_percent", "C:", "critical", "medium")}
+    assert summary(lenient) == {("win.disk_space", "C:", "critical", "medium")}
 
 
 def test_failing_disks():
     findings = health_findings(health("health_failing_disk"), BAVARIA, None, NOW)
     assert summary(findings) == {
-        ("disk_health", "0", "critical", "medium"),       # HealthStatus 1 + OperationalStatus 5 (Predictive Failure)
-        ("disk_errors", "0", "critical", "medium"),       # 12 uncorrected read errors
-        ("disk_wear", "1", "warning", "low"),             # Wear 85 >= 80
-        ("disk_temperature", "1", "critical", "medium"),  # 72 °C at or over its TemperatureMax 70
+        ("win.smart", "0", "critical", "medium"),       # HealthStatus 1 + OperationalStatus 5 (Predictive Failure)
+        ("win.disk_errors", "0", "critical", "medium"),       # 12 uncorrected read errors
+        ("win.disk_wear", "1", "warning", "low"),             # Wear 85 >= 80
+        ("win.disk_temperature", "1", "critical", "medium"),  # 72 °C at or over its TemperatureMax 70
     }
-    health_0 = next(f for f in findings if f["check"] == "disk_health")
+    health_0 = next(f for f in findings if f["check"] == "win.smart")
     assert health_0["message"] == ("disk 0 (ST1000DM010-2EP102) is failing: HealthStatus Warning, "
                                    "OperationalStatus Predictive Failure")
 
@@ -366,22 +368,22 @@ def test_disk_warning_states_and_limits():
     data = health("health_failing_disk")
     data["physical_disks"] = [dict(data["physical_disks"][1], HealthStatus="Warning", OperationalStatus=["OK"],
                                    reliability={"Temperature": 65, "TemperatureMax": 0, "Wear": 10})]
-    assert summary(health_findings(data, BAVARIA, None, NOW)) == {("disk_health", "1", "warning", "medium"),
-                                                                  ("disk_temperature", "1", "warning", "low")}
+    assert summary(health_findings(data, BAVARIA, None, NOW)) == {("win.smart", "1", "warning", "medium"),
+                                                                  ("win.disk_temperature", "1", "warning", "low")}
     assert summary(health_findings(data, BAVARIA, {"disk_temperature_c": 70}, NOW)) == {
-        ("disk_health", "1", "warning", "medium")}
+        ("win.smart", "1", "warning", "medium")}
 
 
 def test_server_failed_logons_and_load():
     findings = health_findings(health("health_server_failed_logons"), BAVARIA, None, NOW,
                                services=["MSSQL$PRAXIS"])
-    assert summary(findings) == {("failed_logons", "security", "critical", "medium"),
-                                 ("cpu_percent", "load", "warning", "low")}
+    assert summary(findings) == {("win.failed_logons", "security", "critical", "medium"),
+                                 ("win.cpu", "", "warning", "low")}
     logons = findings[0]
     assert logons["value"] == 347 and "administrator from 185.220.101.7 (301)" in logons["message"]
     relaxed = health_findings(health("health_server_failed_logons"), BAVARIA,
                               {"failed_logons_critical": 500, "cpu_percent": 97}, NOW)
-    assert summary(relaxed) == {("failed_logons", "security", "warning", "medium")}
+    assert summary(relaxed) == {("win.failed_logons", "security", "warning", "medium")}
 
 
 def test_server_priorities_for_services():
@@ -389,8 +391,8 @@ def test_server_priorities_for_services():
     data["services"][0]["State"] = "Stopped"          # MSSQL$PRAXIS, the practice database
     data["services"][1]["State"] = "Stopped"          # LanmanServer, automatic
     findings = health_findings(data, BAVARIA, None, NOW, services=["MSSQL$PRAXIS"])
-    assert {("service", "MSSQL$PRAXIS", "critical", "high"),
-            ("service", "LanmanServer", "warning", "medium")} <= summary(findings)
+    assert {("win.service", "MSSQL$PRAXIS", "critical", "high"),
+            ("win.service", "LanmanServer", "warning", "medium")} <= summary(findings)
 
 
 def test_server_temperature_and_network():
@@ -398,18 +400,20 @@ def test_server_temperature_and_network():
     data["failed_logons"]["count"] = 3
     data["load"].update(cpu_percent=10, temperature_celsius=82, network_bytes_per_sec=120_000_000)
     assert summary(health_findings(data, BAVARIA, None, NOW)) == {
-        ("temperature_c", "load", "critical", "medium"), ("network_bytes_per_sec", "load", "warning", "low")}
+        ("win.temperature", "", "critical", "medium"), ("win.network", "", "warning", "low")}
 
 
 def test_defender_off_or_missing():
     data = health("health_ok")
     data["defender"]["RealTimeProtectionEnabled"] = False
-    assert summary(health_findings(data, BAVARIA, None, NOW)) == {("antivirus", "defender", "critical", "medium")}
+    assert summary(health_findings(data, BAVARIA, None, NOW)) == {
+        ("win.av_protection", "defender", "critical", "medium")}
     data["defender"] = None
-    assert summary(health_findings(data, BAVARIA, None, NOW)) == {("antivirus", "defender", "warning", "low")}
+    assert summary(health_findings(data, BAVARIA, None, NOW)) == {("win.av_protection", "defender", "warning", "low")}
     data = health("health_ok")
     data["defender"]["AntivirusSignatureLastUpdated"] = None
-    assert summary(health_findings(data, BAVARIA, None, NOW)) == {("signature_age", "defender", "warning", "medium")}
+    assert summary(health_findings(data, BAVARIA, None, NOW)) == {
+        ("win.av_signature_age", "defender", "warning", "medium")}
 
 
 # -- signature age: working days of the site's calendar vs calendar days ---------------------------
@@ -427,11 +431,11 @@ def test_defender_off_or_missing():
 ])
 def test_signature_age_rules(site, now, rule, alarm, age):
     findings = health_findings(health("health_old_signatures"), site, {"signature_rule": rule}, now)
-    ages = [f for f in findings if f["check"] == "signature_age"]
+    ages = [f for f in findings if f["check"] == "win.av_signature_age"]
     assert bool(ages) is alarm
     if alarm:
         assert ages[0]["value"] == age
-        assert (ages[0]["status"], ages[0]["priority"]) == ("warning", "medium")
+        assert (ages[0]["severity"], ages[0]["priority"]) == ("warning", "medium")
 
 
 def test_signature_age_message_and_limits():
@@ -442,7 +446,7 @@ def test_signature_age_message_and_limits():
     assert health_findings(data, NRW, {"signature_max_working_days": 3}, "2026-01-08T22:00:00+01:00") == []
     assert health_findings(data, BAVARIA, {"signature_rule": "calendar_days", "signature_max_days": 7},
                            "2026-01-08T22:00:00+01:00") == []
-    assert DEFAULT_LIMITS["signature_max_days"] == 5 and DEFAULT_LIMITS["signature_max_working_days"] == 2
+    assert win_limits()["signature_max_days"] == 5 and win_limits()["signature_max_working_days"] == 2
 
 
 # -- bad input -----------------------------------------------------------------------------------
@@ -472,15 +476,17 @@ def test_bad_health_names_the_field(change, message):
     ((None, {"id": "x", "state": "DE"}, None, NOW), {}, "site x: state 'DE'"),
     ((None, BAVARIA, {"signature_rule": "weekly"}, NOW), {}, "signature_rule must be one of working_days, "
                                                               "calendar_days, got 'weekly'"),
-    ((None, BAVARIA, {"volume_full": 90}, NOW), {}, "unknown health threshold 'volume_full'"),
-    ((None, BAVARIA, {"volume_used_percent": 99}, NOW), {}, "volume_critical_percent (95) is below"),
-    ((None, BAVARIA, {"cpu_percent": True}, NOW), {}, "health threshold cpu_percent must be a non-negative number"),
-    ((None, BAVARIA, None, "morgen"), {}, "now: 'morgen' is not a time"),
+    ((None, BAVARIA, {"volume_full": 90}, NOW), {}, "thresholds: unknown threshold 'volume_full'"),
+    ((None, BAVARIA, {"volume_used_percent": 99}, NOW), {}, "volume_used_percent_critical (95) is below"),
+    ((None, BAVARIA, {"volume_critical_percent": 99}, NOW), {}, "volume_critical_percent is now called "
+                                                               "volume_used_percent_critical"),
+    ((None, BAVARIA, {"cpu_percent": True}, NOW), {}, "threshold cpu_percent must be a non-negative number"),
+    ((None, BAVARIA, None, "morgen"), {}, "now 'morgen' is not an ISO-8601 timestamp"),
     ((None, BAVARIA, None, NOW), {"services": "Spooler"}, "services must be a list of names, got 'Spooler'"),
 ])
 def test_bad_arguments_name_the_field(args, kwargs, message):
     data = args[0] if args[0] is not None else health("health_ok")
-    with pytest.raises(WorkplaceError) as info:
+    with pytest.raises(PraxisError) as info:
         health_findings(data, *args[1:], **kwargs)
     assert message in str(info.value)
 
@@ -488,47 +494,7 @@ def test_bad_arguments_name_the_field(args, kwargs, message):
 def test_limits_defaults_and_overrides():
     limits = win_limits({"signature_rule": "calendar_days", "volume_used_percent": 80})
     assert limits["signature_rule"] == "calendar_days" and limits["volume_used_percent"] == 80
-    assert limits["volume_critical_percent"] == 95 and win_limits(None) == DEFAULT_LIMITS
-
-
-# -- new problems --------------------------------------------------------------------------------
-def test_new_problems_by_check_and_subject_not_message():
-    yesterday = health_findings(health("health_full_disk"), BAVARIA, None, NOW)
-    data = health("health_full_disk")
-    data["volumes"][1]["FreeSpace"] -= 20 * 10 ** 9      # D: fills up: 91 %, a different message
-    data["volumes"][0]["FreeSpace"] += 10 ** 6
-    data["defender"]["RealTimeProtectionEnabled"] = False
-    today = health_findings(data, BAVARIA, None, NOW)
-    assert [f["message"] for f in today if f["subject"] == "D:"] != [f["message"] for f in yesterday
-                                                                   if f["subject"] == "D:"]
-    assert summary(new_problems(today, yesterday)) == {("antivirus", "defender", "critical", "medium")}
-    assert new_problems(today, today) == []
-
-
-def test_new_problems_counts_an_escalation_again():
-    yesterday = [{"check": "volume_used_percent", "subject": "D:", "status": "warning", "priority": "low",
-                  "message": "volume D: is 88 % full"}]
-    today = [{"check": "volume_used_percent", "subject": "D:", "status": "critical", "priority": "medium",
-              "message": "volume D: is 96 % full"}]
-    (again,) = new_problems(today, yesterday)
-    assert again["escalated"] is True
-    assert new_problems(yesterday, today) == []          # getting better is not a new problem
-
-
-@pytest.mark.parametrize("yesterday", [None, [], {"findings": []}])
-def test_new_problems_without_a_previous_run(yesterday):
-    today = health_findings(health("health_full_disk"), BAVARIA, None, NOW)
-    result = new_problems(today, yesterday)
-    assert len(result) == 2 and all(f["escalated"] is False for f in result)
-
-
-def test_new_problems_with_a_saved_result_and_bad_input():
-    today = health_findings(health("health_full_disk"), BAVARIA, None, NOW)
-    assert new_problems(today, {"findings": today}) == []
-    with pytest.raises(WorkplaceError, match=r"today\[0\]: expected a finding with check and subject"):
-        new_problems([{"message": "x"}], [])
-    with pytest.raises(WorkplaceError, match="yesterday must be a list of findings, got str"):
-        new_problems([], "gestern")
+    assert limits["volume_used_percent_critical"] == 95 and win_limits(None) == thresholds()
 
 
 # -- filters -------------------------------------------------------------------------------------
@@ -536,21 +502,23 @@ FILTERS = load_plugin("filter_plugins", "praxis_workplace").FilterModule().filte
 
 
 def test_filters_are_the_functions():
-    assert set(FILTERS) == {"praxis_win_prereq", "praxis_win_health_findings", "praxis_new_problems",
-                            "praxis_win_inventory"}
+    assert set(FILTERS) == {"praxis_win_prereq", "praxis_win_health_findings", "praxis_win_inventory"}
     assert FILTERS["praxis_win_prereq"](facts("facts_home"))["fit"] is False
     assert FILTERS["praxis_win_inventory"](facts("facts_weak"))["disk_type"] == "HDD"
     findings = FILTERS["praxis_win_health_findings"](health("health_old_signatures"), NRW,
                                                       {"signature_rule": "calendar_days"}, "2026-01-08T22:00:00+01:00")
-    assert summary(findings) == {("signature_age", "defender", "warning", "medium")}
-    assert FILTERS["praxis_new_problems"](findings, None)[0]["check"] == "signature_age"
+    assert summary(findings) == {("win.av_signature_age", "defender", "warning", "medium")}
+    assert {f["host"] for f in findings} == {"?"}
+    named = FILTERS["praxis_win_health_findings"](health("health_old_signatures"), NRW,
+                                                   {"signature_rule": "calendar_days"}, "2026-01-08T22:00:00+01:00",
+                                                   host="nrw-ws01")
+    assert {(f["site"], f["host"]) for f in named} == {(NRW["id"], "nrw-ws01")}
 
 
 @pytest.mark.parametrize(("name", "args", "message"), [
     ("praxis_win_prereq", ({"os": {"BuildNumber": "x"}},),
      "praxis_win_prereq: facts.os.BuildNumber: expected a number"),
     ("praxis_win_health_findings", ({}, {"id": "a", "state": "XX"}), "praxis_win_health_findings: site a: state 'XX'"),
-    ("praxis_new_problems", ("heute", None), "praxis_new_problems: today must be a list of findings"),
     ("praxis_win_inventory", ([],), "praxis_win_inventory: facts: expected a mapping"),
 ])
 def test_filter_errors_name_the_filter(name, args, message):
@@ -577,8 +545,15 @@ def test_health_action_first_run_remembers_and_records(tmp_path):
     assert call["module"] == "praxis_win_health" and "since" not in call["args"]
     assert call["args"] == {"services": [], "ignore_services": [], "server": False, "max_events": 50}
     assert result["status"] == "critical" and not result.get("failed")
-    assert [f["new"] for f in result["findings"]] == [True, True] and len(result["new_findings"]) == 2
-    saved = json.loads((tmp_path / "facts" / "lab001" / "lab001-ws01.health.json").read_text())
+    assert [(f["check"], f["severity"]) for f in result["findings"]] == [("win.disk_space", "critical"),
+                                                                          ("win.disk_space", "warning")]
+    assert {(f["site"], f["host"]) for f in result["findings"]} == {("lab001", "lab001-ws01")}
+    assert "win.disk_space" in result["checks"] and "win.failed_logons" not in result["checks"]
+    # the two disk-space findings open one incident per volume (the incident engine is wired in)
+    opened = result["incidents"]["opened"]
+    assert {(i["host"], i["check"]) for i in opened} == {("lab001-ws01", "win.disk_space")}
+    assert len(opened) == 2 and not any(result["incidents"][k] for k in ("updated", "escalated", "resolved"))
+    saved = json.loads((tmp_path / "facts" / "lab001" / "lab001-ws01.json").read_text())
     assert saved["collected_at"] == "2026-11-24T22:00:05.123456+01:00" and saved["status"] == "critical"
     assert result["ansible_facts"]["praxis_win_health"]["status"] == "critical"
     with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
@@ -586,15 +561,13 @@ def test_health_action_first_run_remembers_and_records(tmp_path):
     assert rows == [("lab001", "lab001-ws01", "health", "critical", "42")]
 
 
-def test_health_action_second_run_marks_only_new_findings_and_passes_since(tmp_path):
+def test_health_action_second_run_passes_since(tmp_path):
     run_health(tmp_path, fixture("health_full_disk"), fail_on="none")
     changed = fixture("health_full_disk")
     changed["health"]["defender"]["AntivirusEnabled"] = False
     result, recorder = run_health(tmp_path, changed, fail_on="none")
     assert recorder.calls[0]["args"]["since"] == "2026-11-24T22:00:05.123456+01:00"
-    assert [(f["check"], f["new"]) for f in result["findings"]] == [
-        ("antivirus", True), ("volume_used_percent", False), ("volume_used_percent", False)]
-    assert [f["check"] for f in result["new_findings"]] == ["antivirus"]
+    assert [f["check"] for f in result["findings"]] == ["win.av_protection", "win.disk_space", "win.disk_space"]
 
 
 @pytest.mark.parametrize(("fail_on", "failed"), [("critical", True), ("warning", True), ("none", False)])
@@ -618,9 +591,11 @@ def test_health_action_server_and_module_failure(tmp_path):
     action, recorder = make_action(HEALTH_ACTION, {"now": NOW, "fail_on": "none", "services": ["MSSQL$PRAXIS"]},
                                    fixture("health_server_failed_logons"))
     result = action.run(task_vars={"inventory_hostname": "lab001-srv01", "praxis_site": BAVARIA,
-                                   "group_names": ["servers", "windows"]})
-    assert recorder.calls[0]["args"]["server"] is True and result["path"] is None
-    assert {f["check"] for f in result["findings"]} == {"failed_logons", "cpu_percent"}
+                                   "group_names": ["servers", "windows"], "praxis_output_dir": str(tmp_path / "o")})
+    assert recorder.calls[0]["args"]["server"] is True
+    assert result["path"] == str(tmp_path / "o" / "facts" / "lab001" / "lab001-srv01.json")
+    assert (tmp_path / "o" / "ledger.sqlite").is_file()
+    assert {f["check"] for f in result["findings"]} == {"win.failed_logons", "win.cpu"}
     failed, _ = run_health(tmp_path, {"failed": True, "msg": "Get-CimInstance: Zugriff verweigert"})
     assert failed["failed"] is True and "Zugriff verweigert" in failed["msg"]
     with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
@@ -629,11 +604,31 @@ def test_health_action_server_and_module_failure(tmp_path):
 
 def test_health_action_bad_thresholds_and_corrupt_previous_file(tmp_path):
     result, recorder = run_health(tmp_path, fixture("health_ok"), thresholds={"volume": 1})
-    assert result["failed"] is True and "unknown health threshold 'volume'" in result["msg"]
+    assert result["failed"] is True and "unknown threshold 'volume'" in result["msg"]
+    assert result["msg"].startswith("lab001-ws01: praxis_win_health: ")
     assert recorder.calls == []
-    broken = tmp_path / "facts" / "lab001" / "lab001-ws01.health.json"
+    broken = tmp_path / "facts" / "lab001" / "lab001-ws01.json"
     broken.parent.mkdir(parents=True)
     broken.write_text("{not json")
     result, _ = run_health(tmp_path, fixture("health_ok"))
     assert result["status"] == "ok" and "unreadable" in result["warnings"][0]
     assert json.loads(broken.read_text())["status"] == "ok"
+
+
+def test_health_action_on_a_locked_ledger_fails_and_keeps_the_previous_file(tmp_path):
+    run_health(tmp_path, fixture("health_ok"))
+    saved = (tmp_path / "facts" / "lab001" / "lab001-ws01.json").read_text()
+    holder = sqlite3.connect(tmp_path / "ledger.sqlite", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        action, _ = make_action(HEALTH_ACTION, {"facts_dir": str(tmp_path / "facts"), "now": NOW, "run": "43",
+                                                "ledger": str(tmp_path / "ledger.sqlite")}, fixture("health_full_disk"))
+        result = action.run(task_vars={"inventory_hostname": "lab001-ws01", "praxis_site": BAVARIA,
+                                       "group_names": ["workplaces"], "praxis_ledger_timeout": 0.2})
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result["failed"] is True and result["msg"].startswith("lab001-ws01: praxis_win_health: ledger ")
+    assert "is locked by another process (waited 0.2 s)" in result["msg"] and "praxis_ledger_timeout" in result["msg"]
+    # the events of this run are read again by the next one: the previous file (its collected_at) stays
+    assert (tmp_path / "facts" / "lab001" / "lab001-ws01.json").read_text() == saved

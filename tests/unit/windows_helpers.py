@@ -12,6 +12,9 @@ from types import ModuleType
 from typing import Any, Callable
 from unittest.mock import MagicMock
 
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "windows"
 
@@ -68,6 +71,7 @@ def make_action(plugin: ModuleType, args: dict[str, Any], *answers: Any, check_m
     loader = MagicMock()
     loader._vault.secrets = list(vault_secrets or [])
     action = plugin.ActionModule(task, connection, play_context, loader, None, None)
+    action._templar = Templar(loader=DataLoader())
     recorder = Recorder(action, *answers)
     action._execute_module = recorder
     return action, recorder

@@ -240,7 +240,13 @@ def test_mail_received_is_listed(lab):
     message["To"] = "praxis.lab001@example.org"
     message["Subject"] = "lab runner test mail"
     message.set_content("hello")
-    with smtplib.SMTP(lab.state["mail"]["address"], lab.state["mail"]["port"], timeout=10) as smtp:
+    # the inventory's praxis_smtp (STARTTLS, AUTH with the password from the vault) reaches it
+    settings = yaml.safe_load((lab.inventory_dir / "group_vars" / "all" / "praxisops.yml").read_text())["praxis_smtp"]
+    password = lab.vault_file(lab.inventory_dir / "group_vars" / "all" / "smtp_vault.yml")["vault_lab_smtp_password"]
+    assert (settings["host"], settings["port"]) == (lab.state["mail"]["address"], lab.state["mail"]["port"])
+    with smtplib.SMTP(settings["host"], settings["port"], timeout=10) as smtp:
+        smtp.starttls(context=ssl.create_default_context(cafile=settings["ca_file"]))
+        smtp.login(settings["username"], password)
         smtp.send_message(message)
     result = lab.cli("mail")
     assert result.returncode == 0, result.stderr

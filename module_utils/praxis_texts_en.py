@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: praxisops contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
+"""English texts of the alert e-mails (OPS-03; module_utils/praxis_mail.py).
+The same keys as praxis_texts_de.py, which documents them."""
+
+TEXTS = {
+    "locale": "en_GB",
+    "datetime_format": "EEEE, d MMMM y, HH:mm",
+    "priority": {"high": "High", "medium": "Medium", "low": "Low"},
+    "subject": "[Priority {priority}] {practice}: {summary}",
+    "summary_one": "{what}",
+    "summary_many": "{count} notices about your IT",
+    "greeting": "Hello,",
+    "intro": "the nightly check of our monitoring found the following:",
+    "kind": {
+        "opened": "New problem",
+        "reopened": "Back again",
+        "escalated": "Worse",
+        "reminder": "Reminder: not yet acknowledged",
+        "resolved": "Resolved",
+    },
+    "label_device": "Device",
+    "label_what": "What",
+    "label_since": "Since",
+    "label_resolved": "Resolved on",
+    "label_priority": "Priority",
+    "label_next": "What happens next",
+    "label_technical": "Technical",
+    "next": {
+        "high": "The practice cannot work normally. We react within 1 hour and contact you.",
+        "medium": "The service is degraded. We react within 4 hours.",
+        "low": "Nothing urgent. We take care of it within 24 hours.",
+        "resolved": "The problem did not occur in the last checks. There is nothing for you to do.",
+        "reminder": "This problem was not acknowledged within its reaction time. Please take it over.",
+    },
+    "closing": "Kind regards\nYour IT service",
+    "footer": "This message was generated automatically.",
+    "subject_suffix": " ({subject})",
+    "check_unknown": "Check {check} reports a problem",
+    "checks": {
+        "reachability": "{device} does not answer",
+        "cpu_percent": "{device} is under constant high load (CPU {value} %, limit {threshold} %)",
+        "memory_percent": "The memory of {device} is almost full ({value} %, limit {threshold} %)",
+        "temperature_c": "{device} is too warm ({value} °C, limit {threshold} °C)",
+        "disk": "A disk of {device} reports an error ({subject})",
+        "disk_health": "A disk of {device} reports an error ({subject})",
+        "disk_errors": "A disk of {device} reports read or write errors ({subject})",
+        "disk_wear": "An SSD of {device} is badly worn ({subject})",
+        "disk_temperature": "A disk of {device} is too warm ({subject}, {value} °C)",
+        "volume": "A volume of {device} is damaged or degraded ({subject})",
+        "volume_used_percent": "{device} is running out of space ({subject}: {value} % used)",
+        "signature_date": "The security signatures of {device} are out of date",
+        "signature_age": "The antivirus signatures of {device} are out of date",
+        "antivirus": "The antivirus of {device} is not fully active",
+        "service": "An important service on {device} is not running ({subject})",
+        "failed_logons": "Many failed logons on {device} ({value})",
+        "network_bytes_per_sec": "{device} has unusually much network traffic",
+        "health_data": "{device} did not deliver all check data ({subject})",
+    },
+}
