@@ -171,7 +171,7 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
     result: dict[str, list] = {"opened": [], "updated": [], "escalated": [], "resolved": []}
     # a dry run against a ledger that does not exist yet must not create one: it
     # works on an empty in-memory ledger of the same schema instead
-    conn = _open(":memory:" if check_mode and not os.path.exists(ledger_path) else ledger_path)
+    conn = _open(praxis_ledger.MEMORY if check_mode and not os.path.exists(ledger_path) else ledger_path)
     try:
         conn.execute("BEGIN IMMEDIATE")
         active = {(r["check"], r["subject"]): r for r in map(_row, conn.execute(

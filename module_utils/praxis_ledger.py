@@ -27,6 +27,7 @@ KINDS = ("health", "backup", "firmware", "signatures", "settings")
 # "pending": started, but its outcome was not seen yet (a firmware update whose reboot
 # did not come back within the budget); a later row of the same host and kind settles it.
 STATUSES = ("ok", "changed", "warning", "critical", "failed", "refused", "skipped", "pending")
+MEMORY = ":memory:"         # SQLite's name for a database that lives in memory only
 RUN_ENV = "PRAXIS_RUN_ID"   # the generated run id, inherited by every forked worker
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -249,12 +250,13 @@ def _connect(path: str) -> sqlite3.Connection:
     checkpoint (SQLite's automatic checkpoint every 1,000 pages still runs),
     because a checkpoint on every close made each fork write the database
     file and wait for the others."""
+    memory = path == MEMORY     # an empty ledger of the same schema, no file (dry runs without a ledger)
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
+    if not memory and not os.path.isdir(directory):
         from ansible.module_utils.praxis_backup import private_makedirs
 
         private_makedirs(directory)
-    if not os.path.exists(path):
+    if not memory and not os.path.exists(path):
         # created empty with mode 0600 first: sqlite3 would create it with 0666 & ~umask
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     try:
@@ -268,7 +270,8 @@ def _connect(path: str) -> sqlite3.Connection:
             _migrate(conn, version)
     except sqlite3.Error as exc:
         raise _error(path, exc) from None
-    _private(path)   # SQLite creates -wal and -shm with the main file's mode; older files may be wider
+    if not memory:
+        _private(path)   # SQLite creates -wal and -shm with the main file's mode; older files may be wider
     return conn
 
 

@@ -194,3 +194,12 @@ def test_the_identity_check_in_check_mode_reads_the_recorded_identities(tmp_path
     assert args["ledger"] is None    # nothing is recorded in check mode ...
     store = action.identity_store(args, task_vars)
     assert store.ledger == str(tmp_path / "ledger.sqlite") and store.check_mode is True   # ... but it is read
+
+
+@pytest.mark.parametrize("variable", ["device_health_thresholds", "workplace_health_thresholds"])
+def test_a_retired_variable_still_set_fails_the_host_naming_its_replacement(tmp_path, variable):
+    result = action_for("praxis_device_facts", {}).run(
+        task_vars=device_vars(tmp_path, **{variable: {"cpu_percent": 75}}))
+    assert result["failed"] is True and result["changed"] is False
+    assert f"{variable} is no longer read" in result["msg"] and "praxis_thresholds" in result["msg"]
+    assert result["msg"].startswith("huber-fw01: ")

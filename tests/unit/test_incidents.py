@@ -241,3 +241,13 @@ def test_failed_delivery_stays_queued_with_the_error(ledger):
     # expanding again adds no second delivery for the same event
     assert len(pi.expand(ledger, site="huber", now=T0, recipients=lambda e: [
         {"address": "a@huber.example.org", "language": "de", "audience": "practice"}])) == 1
+
+
+def test_a_dry_run_leaves_no_file_anywhere(tmp_path, monkeypatch):
+    """The empty in-memory ledger of a dry run is SQLite's ':memory:', never a file
+    of that name in the working folder."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    observe(str(tmp_path / "missing" / "ledger.sqlite"), [make_finding()], T0, check_mode=True)
+    assert os.listdir(tmp_path) == []
