@@ -87,6 +87,9 @@ NOT_CHECKED = {
 # device task; every network device is in the first play, firewalls also in the second.
 TASKS_PER_DEVICE = 2
 TASKS_PER_FIREWALL = 4
+# the last play of nightly.yml (alert e-mails) runs its role once, on one host: the
+# role's argument check and the alerts task
+ALERT_TASKS = 2
 # Fields of a facts file as praxis_device_facts writes them (library/praxis_device_facts.py, RETURN).
 FACTS_FIELDS = ("hostname", "model", "firmware_version", "uptime_seconds", "cpu_percent", "memory_percent",
                 "temperature_c", "disks", "volumes", "signature_date", "checked_at", "vendor", "role", "address",
@@ -392,19 +395,26 @@ def expected_tasks(device: dict[str, Any], failing: set[str]) -> int:
 
 def check_host_tasks(recap: dict[str, dict[str, int]], devices: list[dict[str, Any]],
                      failing: set[str]) -> dict[str, Any]:
-    """Each host ran exactly the host-tasks of nightly.yml: two per device, two more per firewall."""
-    wrong = []
-    total = expected_total = 0
+    """Each host ran exactly the host-tasks of nightly.yml: two per device, two more per firewall,
+    and one host (the first of the last play) the alert play's ``ALERT_TASKS`` on top."""
+    wrong, alert_hosts = [], []
+    total = 0
+    expected_total = ALERT_TASKS
     for device in devices:
         counts = recap.get(device["name"])
         want = expected_tasks(device, failing)
         expected_total += want
         got = 0 if counts is None else sum(counts.get(k, 0) for k in ("ok", "failed", "skipped", "unreachable"))
         total += got
-        if got != want:
+        if got == want + ALERT_TASKS and device["name"] not in failing:
+            alert_hosts.append(device["name"])
+        elif got != want:
             wrong.append(f"{device['name']} {got}/{want}")
     problems = [f"{len(wrong)} host(s) ran another number of host-tasks than nightly.yml: {_names(wrong)}"] \
         if wrong else []
+    if len(alert_hosts) != 1:
+        problems.append(f"the alert play ran its {ALERT_TASKS} host-tasks on {len(alert_hosts)} hosts, not once: "
+                        f"{_names(alert_hosts) or 'none'}")
     return _verdict(problems, host_tasks=total, expected=expected_total)
 
 

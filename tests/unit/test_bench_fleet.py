@@ -48,7 +48,7 @@ DEVICES = [
 HOSTS = {d["name"] for d in DEVICES}
 
 
-def recap_for(devices=DEVICES, failing=()):
+def recap_for(devices=DEVICES, failing=(), alerts=True):
     recap = {}
     for d in devices:
         if d["name"] in failing:
@@ -58,6 +58,9 @@ def recap_for(devices=DEVICES, failing=()):
             ok = 4 if d["vendor"] == "opnsense" else 2
             recap[d["name"]] = {"ok": ok, "changed": 0, "unreachable": 0, "failed": 0, "skipped": 0,
                                 "rescued": 0, "ignored": 0}
+    if alerts:      # the alert play runs once, on the first host still in the job
+        first = next(d["name"] for d in devices if d["name"] not in failing)
+        recap[first]["ok"] += bench.ALERT_TASKS
     return recap
 
 
@@ -144,7 +147,12 @@ def test_recap_expects_the_injected_hosts_to_fail_and_no_others():
 
 
 def test_host_tasks_follow_nightly_yml_per_host():
-    assert bench.check_host_tasks(recap_for(), DEVICES, set()) == ok_check(host_tasks=14, expected=14)
+    assert bench.check_host_tasks(recap_for(), DEVICES, set()) == ok_check(host_tasks=16, expected=16)
+    no_alerts = bench.check_host_tasks(recap_for(alerts=False), DEVICES, set())
+    assert not no_alerts["ok"] and "alert play ran its 2 host-tasks on 0 hosts" in no_alerts["problems"][0]
+    twice = recap_for()
+    twice["lab002-ap01"]["ok"] += bench.ALERT_TASKS
+    assert "on 2 hosts" in bench.check_host_tasks(twice, DEVICES, set())["problems"][0]
     short = recap_for()
     short["lab001-fw01"]["ok"] = 2          # the signature play left out
     verdict = bench.check_host_tasks(short, DEVICES, set())
