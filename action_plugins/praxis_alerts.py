@@ -101,9 +101,11 @@ class ActionModule(ActionBase):
                                                      check_mode=check_mode) if os.path.exists(ledger) else []
         totals: dict[str, list[dict[str, Any]]] = {"sent": [], "queued": [], "would_send": []}
         if os.path.exists(ledger):
+            transport: dict[str, Any] = {}      # a server that is down is tried once per run, not per practice
             for site in sites:
                 outcome = praxis_mail.deliver(ledger, site, smtp, now=now, oncall=oncall,
-                                              oncall_language=args["oncall_language"], check_mode=check_mode)
+                                              oncall_language=args["oncall_language"], check_mode=check_mode,
+                                              transport=transport)
                 for key in totals:
                     totals[key].extend(outcome[key])
         warnings = []
