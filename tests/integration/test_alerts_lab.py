@@ -32,7 +32,7 @@ PROVIDER = "technik@example.org"        # the lab's provider contact: priorities
 PRACTICE = {"lab001": "praxis.lab001@example.org", "lab002": "praxis.lab002@example.org"}
 # one night, maintenance time; the runs follow each other within the hour, so no
 # reminder (reaction time of a high incident: 1 hour) is due in between
-NIGHTS = [f"2026-11-25T23:{minute:02d}:00+01:00" for minute in range(0, 60, 6)]
+NIGHTS = [f"2026-11-25T23:{minute:02d}:00+01:00" for minute in range(0, 60, 5)]
 
 
 class Nightly:
@@ -46,16 +46,17 @@ class Nightly:
             "praxis_device_retry_delay": 0.1, "praxis_device_retries": 0}))
         self.seen = 0           # messages already looked at
 
-    def run(self) -> tuple[object, dict]:
+    def run(self, playbook: str = "nightly.yml") -> tuple[object, dict]:
         now = NIGHTS[self.runs]
         self.runs += 1
         result = ansible("ansible-playbook", "-i", str(self.lab.inventory_dir), "--vault-password-file",
-                         self.lab.vault_password_file, "playbooks/nightly.yml", "-e", f"@{self.vars_file}",
+                         self.lab.vault_password_file, f"playbooks/{playbook}", "-e", f"@{self.vars_file}",
                          "-e", f"praxis_now={now}", "-v",
                          env={"PRAXIS_SUMMARY_DIR": str(self.out / "runs")}, timeout=600)
-        secret = self.lab.vault()["vault_lab_smtp_password"]
+        secret = self.lab.vault_file(self.lab.inventory_dir / "group_vars" / "all" / "smtp_vault.yml")[
+            "vault_lab_smtp_password"]
         assert secret not in result.stdout + result.stderr
-        newest = sorted((self.out / "runs").glob("*-nightly.json"))[-1]
+        newest = sorted((self.out / "runs").glob(f"*-{Path(playbook).stem}.json"))[-1]
         return result, json.loads(newest.read_text())
 
     def fault(self, device: str, **faults) -> None:
@@ -88,10 +89,12 @@ def nightly(tmp_path_factory):
     with running_lab(base, SITES) as lab:
         (base / "out").mkdir()
         job = Nightly(lab, base / "out")
-        # a clean start: whatever the fresh lab reports is announced once and then left alone
+        # the devices' SSH host keys recorded as at onboarding; then a clean night: nothing to report
+        result, _summary = job.run("device_identity.yml")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         result, _summary = job.run()
-        assert result.returncode in (0, 2), result.stdout[-3000:] + result.stderr[-2000:]
-        job.new_mail()
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        assert job.new_mail() == []
         yield job
 
 
@@ -157,7 +160,7 @@ def test_all_clear_once_after_two_passes(nightly):
     result, summary = nightly.run()
     assert result.returncode == 0, result.stdout[-3000:]
     assert nightly.new_mail() == []                 # one pass: the engine waits for a second one
-    assert incidents(nightly)[("lab001-fw01", "net.reachability")][0] == "open"
+    assert incidents(nightly)[("lab001-fw01", "net.reachability")][0] == "resolving"
 
     result, summary = nightly.run()
     assert result.returncode == 0, result.stdout[-3000:]
