@@ -144,6 +144,10 @@ def test_faults_open_incidents_and_mail_by_priority(nightly):
     assert "lab001-fw01" in provider["text"]
     assert ("lab001-nas01" in provider["text"]) == (disk_priority == "high")
     assert "Lab 002" in by_to[(PRACTICE["lab002"],)]["subject"]
+    # the on-call copy: English by default, with the technical line (incident number, check)
+    oncall = by_to[(ONCALL,)]
+    assert "lab001-fw01 does not answer" in oncall["text"] and "net.reachability" in oncall["text"]
+    assert "net.reachability" not in practice["text"]
 
 
 def test_a_second_run_sends_nothing_new(nightly):
@@ -185,7 +189,7 @@ def test_mail_server_down_queues_and_delivers_once_when_back(nightly):
         assert "1 queued" in result.stdout or "queued" in result.stdout, result.stdout[-3000:]
         queued = summary["alerts"]["queued"]
         assert {q["to"] for q in queued} == {PRACTICE["lab002"], PROVIDER, ONCALL}, summary["alerts"]
-        assert all(q["site"] == "lab002" and q["last_error"] for q in queued)
+        assert all(q["site"] == "lab002" and q["last_error"] for q in queued), queued
         assert summary["alerts"]["sent"] == 0
         pending = nightly.ledger("SELECT count(*) FROM deliveries WHERE sent_at IS NULL")[0][0]
         assert pending == 3
@@ -196,8 +200,9 @@ def test_mail_server_down_queues_and_delivers_once_when_back(nightly):
     result, summary = nightly.run()
     mails = nightly.new_mail()
     assert sorted(m["to"][0] for m in mails) == sorted([PRACTICE["lab002"], PROVIDER, ONCALL])
-    assert all("lab002-fw01 ist nicht erreichbar" in m["text"] or "lab002-fw01 is not reachable" in m["text"]
-               for m in mails)
+    for mail in mails:      # the practice side in German, the on-call copy in English (alerts_oncall_language)
+        wanted = "lab002-fw01 does not answer" if mail["to"] == [ONCALL] else "lab002-fw01 ist nicht erreichbar"
+        assert wanted in mail["text"], mail["text"]
     assert summary["alerts"] == {"sent": 3, "queued": []}
     assert nightly.ledger("SELECT count(*) FROM deliveries WHERE sent_at IS NULL")[0][0] == 0
 
