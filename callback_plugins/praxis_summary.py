@@ -110,7 +110,8 @@ class CallbackModule(CallbackBase):
 
     def _alerts(self, result) -> None:
         """What the alert e-mails of the run did (praxis_alerts runs once, for every practice)."""
-        if result._task.action.rsplit(".", 1)[-1] != "praxis_alerts" or result._result.get("failed"):
+        action = str(getattr(result._task, "action", "") or "")
+        if action.rsplit(".", 1)[-1] != "praxis_alerts" or result._result.get("failed"):
             return
         data = result._result
         alerts = self.alerts or {"sent": 0, "queued": []}
