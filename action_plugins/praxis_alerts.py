@@ -24,7 +24,8 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
-from ansible.module_utils import praxis_incidents, praxis_ledger, praxis_mail  # noqa: E402
+from ansible.module_utils import praxis_incidents, praxis_ledger  # noqa: E402
+from ansible.module_utils import praxis_mail  # noqa: E402  (controller side only)
 from ansible.module_utils.praxis_action import default_path  # noqa: E402
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
