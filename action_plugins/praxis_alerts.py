@@ -24,7 +24,8 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
-from ansible.module_utils import praxis_incidents, praxis_ledger, praxis_mail  # noqa: E402
+from ansible.module_utils import praxis_incidents, praxis_ledger  # noqa: E402
+from ansible.module_utils import praxis_mail  # noqa: E402  (controller side only)
 from ansible.module_utils.praxis_action import default_path  # noqa: E402
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
@@ -101,9 +102,11 @@ class ActionModule(ActionBase):
                                                      check_mode=check_mode) if os.path.exists(ledger) else []
         totals: dict[str, list[dict[str, Any]]] = {"sent": [], "queued": [], "would_send": []}
         if os.path.exists(ledger):
+            transport: dict[str, Any] = {}      # a server that is down is tried once per run, not per practice
             for site in sites:
                 outcome = praxis_mail.deliver(ledger, site, smtp, now=now, oncall=oncall,
-                                              oncall_language=args["oncall_language"], check_mode=check_mode)
+                                              oncall_language=args["oncall_language"], check_mode=check_mode,
+                                              transport=transport)
                 for key in totals:
                     totals[key].extend(outcome[key])
         warnings = []

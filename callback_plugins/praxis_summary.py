@@ -19,6 +19,9 @@ description:
   - A section "Warnings" lists, per practice, what a task reported in C(praxis_warnings) even where the
     host did not fail, e.g. a device identity recorded on first use (with its fingerprint), TLS
     validation off without a pin, SSH host key checking switched off (see docs/device-identity.md).
+  - When the run sent alert e-mails (action C(praxis_alerts), role C(alerts)), the summary has C(alerts) with the
+    number sent and every message that stayed queued (practice, recipient, error); the next run sends those
+    (see docs/alerts.md).
 requirements:
   - enabled in ansible.cfg (C(callbacks_enabled = praxis_summary))
 options:
@@ -62,6 +65,7 @@ class CallbackModule(CallbackBase):
         self.started = dt.datetime.now(dt.timezone.utc)
         self.hosts: dict[str, dict] = {}
         self.run = ""
+        self.alerts: dict | None = None
 
     # -- collection ------------------------------------------------------------------------------
     def v2_playbook_on_start(self, playbook) -> None:
@@ -104,8 +108,21 @@ class CallbackModule(CallbackBase):
             else:
                 entry["msg"] = str(data.get("msg") or data.get("reason") or data.get("stderr") or "")[:500]
 
+    def _alerts(self, result) -> None:
+        """What the alert e-mails of the run did (praxis_alerts runs once, for every practice)."""
+        action = str(getattr(result._task, "action", "") or "")
+        if action.rsplit(".", 1)[-1] != "praxis_alerts" or result._result.get("failed"):
+            return
+        data = result._result
+        alerts = self.alerts or {"sent": 0, "queued": []}
+        alerts["sent"] += len(data.get("sent") or [])
+        for item in data.get("queued") or []:
+            alerts["queued"].append({k: str(item.get(k) or "")[:500] for k in ("site", "to", "last_error")})
+        self.alerts = alerts
+
     def v2_runner_on_ok(self, result) -> None:
         self._mark(result, "changed" if result._result.get("changed") else "ok")
+        self._alerts(result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False) -> None:
         if not ignore_errors:
@@ -128,9 +145,12 @@ class CallbackModule(CallbackBase):
                 site["failed"].append({k: entry[k] for k in ("host", "status", "task", "msg")})
         counts = {s: sum(1 for e in self.hosts.values() if e["status"] == s)
                   for s in ("ok", "changed", "failed", "unreachable")}
-        return {"playbook": self.playbook, "run": self.run, "started": self.started.isoformat(timespec="seconds"),
+        data = {"playbook": self.playbook, "run": self.run, "started": self.started.isoformat(timespec="seconds"),
                 "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "hosts": len(self.hosts), "counts": counts, "sites": sites}
+        if self.alerts is not None:
+            data["alerts"] = self.alerts
+        return data
 
     @staticmethod
     def markdown(data: dict) -> str:
@@ -152,6 +172,15 @@ class CallbackModule(CallbackBase):
             for site, w in warnings:
                 cells = [site, w["host"], w["warning"]]
                 lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        alerts = data.get("alerts")
+        if alerts is not None:
+            lines += ["", "## Alert e-mails", "",
+                      f"{alerts['sent']} sent, {len(alerts['queued'])} queued (sent by the next run)."]
+            if alerts["queued"]:
+                lines += ["", "| Practice | Recipient | Error |", "|---|---|---|"]
+                for q in alerts["queued"]:
+                    cells = [q["site"], q["to"], q["last_error"]]
+                    lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
         return "\n".join(lines) + "\n"
 
     def _write(self, path: str, text: str) -> None:
@@ -171,6 +200,12 @@ class CallbackModule(CallbackBase):
         for site, info in data["sites"].items():
             for w in info["warnings"]:
                 self._display.display(f"  {site}: {w['host']} warning: {w['warning']}", color="yellow")
+        alerts = data.get("alerts")
+        if alerts is not None:
+            self._display.display(f"alert e-mails: {alerts['sent']} sent, {len(alerts['queued'])} queued",
+                                  color="yellow" if alerts["queued"] else None)
+            for q in alerts["queued"]:
+                self._display.display(f"  {q['site']}: to {q['to']} queued: {q['last_error']}", color="yellow")
         out = self.get_option("output_dir") or os.path.join(os.path.dirname(self.playbook_dir), "output", "runs")
         stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         base = os.path.join(out, f"{stamp}-{self.playbook}")

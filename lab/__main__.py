@@ -9,7 +9,8 @@
     python -m lab call <device> [set_x key=value ...]  e.g. call lab001-nas01 set_disk_health disk_id=sata1
                                                           health=failing
     python -m lab reboot <device>
-    python -m lab mail [--json]
+    python -m lab mail [--json] [--text] [--to ADDR]   received mail; --text: decoded subject and body
+    python -m lab mail --stop | --start | --clear      the mail server down / up again; forget received mail
 
 ``up`` starts the lab process (``lab/server.py``) in the background, waits
 until every device accepts connections, writes the lab inventory and prints
@@ -597,12 +598,27 @@ def cmd_reboot(args: argparse.Namespace, run_dir: Path) -> int:
 
 
 def cmd_mail(args: argparse.Namespace, run_dir: Path) -> int:
-    messages = call(run_dir, "GET", "/mail")
+    if args.stop or args.start:
+        data = call(run_dir, "POST", "/mail/stop" if args.stop else "/mail/start")
+        print("mail server: " + ("listening" if data["running"] else "stopped (connections refused)"))
+        return 0
+    if args.clear:
+        call(run_dir, "DELETE", "/mail")
+        print("received mail forgotten (the .eml files stay in the maildir)")
+        return 0
+    messages = call(run_dir, "GET", "/mail?text=1" if args.text else "/mail")
+    if args.to:
+        messages = [m for m in messages if args.to.lower() in (a.lower() for a in m.get("to") or [])]
     if args.json:
         print(json.dumps(messages, indent=1))
         return 0
     if not messages:
         print("no mail received")
+        return 0
+    if args.text:
+        for m in messages:
+            print(f"From: {m.get('from') or ''}\nTo: {', '.join(m.get('to') or [])}\n"
+                  f"Subject: {m.get('subject') or ''}\n\n{(m.get('text') or '').rstrip()}\n")
         return 0
     rows = []
     for m in messages:
@@ -648,8 +664,14 @@ def build_parser() -> argparse.ArgumentParser:
     setter.add_argument("arguments", nargs="*", metavar="key=value")
     reboot = sub.add_parser("reboot", help="reboot a device")
     reboot.add_argument("device")
-    mail = sub.add_parser("mail", help="list the mail the lab mail server received")
+    mail = sub.add_parser("mail", help="list the mail the lab mail server received; stop or start the server")
     mail.add_argument("--json", action="store_true")
+    mail.add_argument("--text", action="store_true", help="print each message: envelope, subject, decoded text")
+    mail.add_argument("--to", metavar="ADDRESS", help="only the messages to this recipient")
+    switch = mail.add_mutually_exclusive_group()
+    switch.add_argument("--clear", action="store_true", help="forget the received messages")
+    switch.add_argument("--stop", action="store_true", help="stop the mail server's listener (a server down)")
+    switch.add_argument("--start", action="store_true", help="listen again")
     return parser
 
 

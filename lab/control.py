@@ -18,8 +18,12 @@ switch faults at run time. All answers are JSON; errors are
 ``POST   /devices/<name>/reboot``           reboot (also powers up a device that stayed down)
 ``GET    /firmware/``                       the provider's firmware catalog of the lab (JSON list)
 ``GET    /firmware/<file>``                 a firmware image of that catalog (LANCOM loads by URL)
-``GET    /mail``                            messages the lab mail server received
+``GET    /mail``                            messages the lab mail server received; ``?text=1`` adds
+                                            each message's decoded plain text body
 ``DELETE /mail``                            forget them (the .eml files stay in the maildir)
+``POST   /mail/stop``                       stop the mail server's listener (connections are refused,
+                                            as with a provider's mail server that is down)
+``POST   /mail/start``                      listen again, same address, port and login
 ==========================================  =====================================================
 
 Device names are ``<site>-<device>``, e.g. ``lab001-fw01``. A state change
@@ -189,11 +193,14 @@ def _messages(lab: Lab) -> list[Any]:
     return lab.mail.messages() if lab.mail is not None else []
 
 
-def _mail_record(message: Any) -> dict[str, Any]:
-    """A ``lab.smtp.ReceivedMessage`` without its body."""
-    return {"from": message.mail_from, "to": list(message.rcpt_tos), "subject": message.subject,
-            "received": message.received, "peer": message.peer,
-            "path": str(message.path) if message.path else None}
+def _mail_record(message: Any, text: bool = False) -> dict[str, Any]:
+    """A ``lab.smtp.ReceivedMessage`` without its body (``text``: with the decoded plain text)."""
+    record = {"from": message.mail_from, "to": list(message.rcpt_tos), "subject": message.subject,
+              "received": message.received, "peer": message.peer,
+              "path": str(message.path) if message.path else None}
+    if text:
+        record["text"] = message.text()
+    return record
 
 
 async def status(request: web.Request) -> web.Response:
@@ -218,6 +225,7 @@ async def status(request: web.Request) -> web.Response:
     mail = None
     if lab.mail is not None:
         mail = {"address": lab.mail.host, "port": lab.mail.port, "messages": len(_messages(lab)),
+                "running": bool(lab.mail.running),
                 "maildir": str(lab.mail.maildir) if lab.mail.maildir else None}
     return reply({"pid": os.getpid(), "uptime": round(time.time() - lab.started_at, 1),
                   "ready_after": lab.ready_after, "control_url": lab.control_url,
@@ -285,7 +293,28 @@ async def reboot(request: web.Request) -> web.Response:
 
 
 async def mail_list(request: web.Request) -> web.Response:
-    return reply([_mail_record(m) for m in _messages(_lab(request))])
+    text = request.query.get("text", "") not in ("", "0", "false")
+    return reply([_mail_record(m, text) for m in _messages(_lab(request))])
+
+
+async def mail_stop(request: web.Request) -> web.Response:
+    lab = _lab(request)
+    if lab.mail is None:
+        return error("this lab has no mail server", status=404)
+    await lab.mail.stop_async()
+    return reply({"running": False, "messages": len(_messages(lab))})
+
+
+async def mail_start(request: web.Request) -> web.Response:
+    lab = _lab(request)
+    if lab.mail is None:
+        return error("this lab has no mail server", status=404)
+    if not lab.mail.running:
+        try:
+            await lab.mail.start_async()
+        except OSError as exc:
+            return error(f"mail server: cannot listen on {lab.mail.host}:{lab.mail.port}: {exc}")
+    return reply({"running": True, "address": lab.mail.host, "port": lab.mail.port})
 
 
 async def mail_clear(request: web.Request) -> web.Response:
@@ -340,6 +369,8 @@ def create_app(lab: Lab) -> web.Application:
     app.router.add_get("/firmware/{file}", firmware_file)
     app.router.add_get("/mail", mail_list)
     app.router.add_delete("/mail", mail_clear)
+    app.router.add_post("/mail/stop", mail_stop)
+    app.router.add_post("/mail/start", mail_start)
     return app
 
 

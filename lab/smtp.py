@@ -296,6 +296,11 @@ class LabMailServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop_async()
 
+    @property
+    def running(self) -> bool:
+        """Whether the listener accepts connections (started and not stopped)."""
+        return self._controller is not None or self._server is not None
+
     # -- reading mail back ----------------------------------------------------------------
     @property
     def address(self) -> tuple[str, int]:

@@ -191,8 +191,8 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
                       json.dumps(finding.get("threshold"), default=str))
             incident = active.get(key)
             if incident is not None:
-                escalate = level > incident["notified_rank"] and level > rank(incident["priority"],
-                                                                               incident["severity"])
+                announced = rank(incident["priority"], incident["severity"])
+                escalate = level > incident["notified_rank"] and level > announced
                 conn.execute(
                     "UPDATE incidents SET state = 'open', passes = 0, last_seen = ?, updated_at = ?, message = ?, "
                     "value = ?, threshold = ?, run = ?, severity = ?, priority = ? WHERE id = ?",
@@ -290,7 +290,7 @@ def queue_reminders(ledger_path: str, *, sites: Iterable[str], now: Any, run: st
     conn = _open(ledger_path)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        marks = ", ".join("?" for _ in wanted)
+        marks = ", ".join("?" * len(wanted))
         rows = conn.execute(
             f"SELECT * FROM incidents WHERE site IN ({marks}) AND state IN ('open', 'resolving') "  # noqa: S608
             "AND acked_at IS NULL AND notified_rank > 0 AND reminders = 0 AND last_notified_at IS NOT NULL "
@@ -515,7 +515,7 @@ def incidents(ledger_path: str, *, site: str | None = None, states: Iterable[str
     wanted = list(states)
     conn = _open(ledger_path)
     try:
-        clause = f"state IN ({', '.join('?' for _ in wanted)})"
+        clause = f"state IN ({', '.join('?' * len(wanted))})"
         params: list[Any] = list(wanted)
         if site:
             clause += " AND site = ?"

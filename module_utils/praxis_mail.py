@@ -239,13 +239,30 @@ def _error(exc: BaseException, settings: Mapping[str, Any]) -> str:
     return text
 
 
+def _server_down(exc: BaseException) -> bool:
+    """An error of the server or the way to it, not of one message or recipient:
+    no connection, TLS, greeting or login (then no other message gets through)."""
+    if isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, smtplib.SMTPHeloError,
+                        smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError)):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
+
+
 def deliver(ledger: str, site: Mapping[str, Any], smtp: Mapping[str, Any] | None, *, now: Any,
             oncall: str | None = None, oncall_language: str = "en", check_mode: bool = False,
             sender: Callable[[Mapping[str, Any], EmailMessage, list[str]], None] = send,
-            sleep: Callable[[float], None] = time.sleep) -> dict[str, list[dict[str, Any]]]:
+            sleep: Callable[[float], None] = time.sleep,
+            transport: dict[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Send the pending notifications of one practice: one message per
     recipient. Returns ``sent`` and ``queued`` (with ``last_error``); in
-    check mode ``would_send`` and nothing is written or sent."""
+    check mode ``would_send`` and nothing is written or sent.
+
+    ``transport`` is shared by the calls of one run: once the mail server
+    cannot be reached or refuses the login (after the retries), ``down`` is
+    set and the remaining messages of the run are not tried; they stay queued
+    unclaimed, so one server outage costs one set of retries, not one per
+    recipient and practice."""
+    transport = transport if transport is not None else {}
     site_id = str(site["id"])
     settings = smtp_settings(smtp) if smtp is not None else None
     pending = praxis_incidents.expand(
@@ -267,6 +284,12 @@ def deliver(ledger: str, site: Mapping[str, Any], smtp: Mapping[str, Any] | None
             else:
                 result["queued"].append(dict(entry, last_error="no praxis_smtp configured"))
             continue
+        if transport.get("down"):
+            message = render(site, recipient, rows, sender=settings["from"], now=now)
+            result["queued"].append({"site": site_id, "to": address, "subject": str(message["Subject"]),
+                                     "events": len(rows),
+                                     "last_error": f"not tried, the mail server failed before: {transport['down']}"})
+            continue
         ids = praxis_incidents.claim(ledger, [r["id"] for r in rows], worker=worker, now=now)
         mine = [r for r in rows if r["id"] in ids]
         if not mine:
@@ -274,6 +297,7 @@ def deliver(ledger: str, site: Mapping[str, Any], smtp: Mapping[str, Any] | None
         message = render(site, recipient, mine, sender=settings["from"], now=now)
         entry = {"site": site_id, "to": address, "subject": str(message["Subject"]), "events": len(mine)}
         error = None
+        server_down = False
         for attempt in range(int(settings["retries"]) + 1):
             try:
                 sender(settings, message, [address])
@@ -283,6 +307,7 @@ def deliver(ledger: str, site: Mapping[str, Any], smtp: Mapping[str, Any] | None
                 error = _error(exc, settings)
                 permanent = isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600 \
                     and not isinstance(exc, smtplib.SMTPAuthenticationError)
+                server_down = _server_down(exc)
                 if permanent or attempt == int(settings["retries"]):
                     break
                 sleep(float(settings["retry_delay"]))
@@ -292,6 +317,8 @@ def deliver(ledger: str, site: Mapping[str, Any], smtp: Mapping[str, Any] | None
         else:
             praxis_incidents.mark_failed(ledger, ids, worker=worker, error=error)
             result["queued"].append(dict(entry, last_error=error))
+            if server_down:
+                transport["down"] = error
     return result
 
 

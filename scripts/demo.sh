@@ -33,6 +33,19 @@ echo "== Onboarding (NET-01), at a Wednesday night"
 echo "== Nightly job (NET-06 health, NET-03 signatures)"
 "${PLAY[@]}" "${LAB[@]}" playbooks/nightly.yml -e praxis_now=2026-11-25T23:45:00+01:00
 
+echo "== Alert e-mails (OPS-03, OPS-06): lab001's firewall refuses the login, the nightly job reports it"
+"$BIN/python" -m lab fault lab001-fw01 refuse_auth=true >/dev/null
+"$BIN/python" -m lab mail --clear >/dev/null
+"${PLAY[@]}" "${LAB[@]}" playbooks/nightly.yml -l site_lab001 -e praxis_now=2026-11-25T23:50:00+01:00 >/dev/null || true
+"$BIN/python" -m lab mail --text --to praxis.lab001@example.org | sed 's/^/    /'
+echo "== The fault cleared: after two passes without it, one all-clear"
+"$BIN/python" -m lab fault lab001-fw01 --clear >/dev/null
+"$BIN/python" -m lab mail --clear >/dev/null
+for minute in 53 56; do
+  "${PLAY[@]}" "${LAB[@]}" playbooks/nightly.yml -l site_lab001 -e praxis_now="2026-11-25T23:$minute:00+01:00" >/dev/null
+done
+"$BIN/python" -m lab mail --text --to praxis.lab001@example.org | sed 's/^/    /'
+
 echo "== Four monthly jobs (NET-02 backups, NET-04/NET-07 firmware); the log host changes every month"
 for month in 1 2 3 4; do
   night=$(printf '2027-%02d-06T23:30:00+01:00' "$month")

@@ -176,10 +176,11 @@ def test_server_down_keeps_rows_queued_and_delivers_next_run_once(tmp_path):
     settings = smtp_for(server, tmp_path, port=port)
     pauses = []
     down = pm.deliver(ledger, SITE, settings, now=T0, sleep=pauses.append)
-    assert down["sent"] == [] and len(pauses) == 2, "one bounded retry per recipient within the run"
+    # the bounded retries once; a server that cannot be reached is not tried again for the other recipient
+    assert down["sent"] == [] and len(pauses) == 1
     assert sorted(q["to"] for q in down["queued"]) == ["ben@huber.example.org", "praxis@huber.example.org"]
     assert all("ConnectionRefused" in q["last_error"] for q in down["queued"])
-    assert [(p["attempts"], p["sent_at"]) for p in pi.pending(ledger, site="huber")] == [(1, None), (1, None)]
+    assert sorted((p["attempts"], p["sent_at"]) for p in pi.pending(ledger, site="huber")) == [(0, None), (1, None)]
     with server:
         up = pm.deliver(ledger, SITE, settings, now=T0 + dt.timedelta(days=1))
         assert sorted(s["to"] for s in up["sent"]) == ["ben@huber.example.org", "praxis@huber.example.org"]
@@ -222,3 +223,48 @@ def test_permanent_rejection_is_not_retried(tmp_path):
     result = pm.deliver(ledger, SITE, {"host": "h", "from": "a@b.de", "retries": 3}, now=T0, sender=reject,
                         sleep=lambda s: None)
     assert len(calls) == 4 and result["queued"], "a refused recipient is retried only within the bound"
+
+
+def test_a_server_down_is_tried_once_per_run_not_per_recipient_and_practice(tmp_path):
+    ledger = str(tmp_path / "ledger.sqlite")
+    seed(ledger, [make_finding()])
+    other = dict(SITE, id="schmidt", name="Praxis Schmidt",
+                 contacts=[{"name": "Team", "email": "team@schmidt.example.org"}])
+    pi.observe(ledger, run="r", site="schmidt", host="schmidt-fw01", checks=(),
+               findings=[dict(make_finding(host="schmidt-fw01"), site="schmidt")], now=T0)
+    calls, pauses = [], []
+
+    def refused(settings, message, to):
+        calls.append(to[0])
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    settings = {"host": "127.0.0.1", "from": "a@b.de", "retries": 2, "retry_delay": 5}
+    transport = {}
+    first = pm.deliver(ledger, SITE, settings, now=T0, oncall=ONCALL, sender=refused, sleep=pauses.append,
+                       transport=transport)
+    second = pm.deliver(ledger, other, settings, now=T0, oncall=ONCALL, sender=refused, sleep=pauses.append,
+                        transport=transport)
+    assert len(calls) == 3 and pauses == [5, 5], "one recipient with its retries, then no more attempts"
+    assert "ConnectionRefused" in transport["down"]
+    queued = first["queued"] + second["queued"]
+    assert len(queued) == 3 + 2 and all("ConnectionRefused" in q["last_error"] for q in queued)
+    assert all(q["last_error"].startswith("not tried") for q in queued[1:])
+    pending = pi.pending(ledger)
+    assert len(pending) == 5 and all(p["claimed_by"] is None and p["sent_at"] is None for p in pending)
+
+
+def test_a_refused_recipient_does_not_stop_the_others(tmp_path):
+    ledger = str(tmp_path / "ledger.sqlite")
+    seed(ledger, [make_finding()])
+    sent = []
+
+    def picky(settings, message, to):
+        if to[0] == "praxis@huber.example.org":
+            raise smtplib.SMTPRecipientsRefused({to[0]: (450, b"mailbox busy")})
+        sent.append(to[0])
+
+    transport = {}
+    result = pm.deliver(ledger, SITE, {"host": "h", "from": "a@b.de", "retries": 0}, now=T0, oncall=ONCALL,
+                        sender=picky, sleep=lambda s: None, transport=transport)
+    assert sorted(sent) == [ONCALL, "verwaltung@huber.example.org"] and "down" not in transport
+    assert [q["to"] for q in result["queued"]] == ["praxis@huber.example.org"]

@@ -386,3 +386,25 @@ def test_sftp_store_checks_the_server_key_before_it_logs_in(monkeypatch, tmp_pat
     assert isinstance(policies[-1], IdentityPolicy)
     with pytest.raises(BackupError, match="no SSH host key is recorded for sftp-192.0.2.50:2200"):
         open_store(spec, identity=IdentityStore(str(tmp_path / "l.sqlite"), "strict"))
+
+
+class _AlertsResult(_Result):
+    def __init__(self, host, data):
+        super().__init__(host, data)
+        self._task = type("T", (), {"no_log": False, "action": "praxis_alerts",
+                                    "get_name": lambda self: "alerts"})()
+
+
+def test_summary_lists_alert_mails_sent_and_queued():
+    callback = _callback()
+    callback.v2_runner_on_ok(_Result("huber-fw01", {"changed": False, "sent": [{"to": "x@y.de"}]}))
+    assert "alerts" not in callback.summary(), "only the praxis_alerts task counts"
+    callback.v2_runner_on_ok(_AlertsResult("huber-fw01", {"changed": True, "sent": [{"to": "a@b.de"}], "queued": [
+        {"site": "huber", "to": "praxis@huber.example.org", "last_error": "ConnectionRefusedError: refused",
+         "subject": "x"}]}))
+    data = callback.summary()
+    assert data["alerts"] == {"sent": 1, "queued": [{"site": "huber", "to": "praxis@huber.example.org",
+                                                     "last_error": "ConnectionRefusedError: refused"}]}
+    text = callback.markdown(data)
+    assert "## Alert e-mails" in text and "1 sent, 1 queued" in text
+    assert "| huber | praxis@huber.example.org | ConnectionRefusedError: refused |" in text

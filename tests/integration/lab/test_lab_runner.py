@@ -252,6 +252,28 @@ def test_mail_received_is_listed(lab):
     assert result.returncode == 0, result.stderr
     assert "lab runner test mail" in result.stdout and "praxis.lab001@example.org" in result.stdout
 
+    # --text: the decoded subject and body; --to: one recipient's messages only
+    message.replace_header("Subject", "Prüfung Grüße")
+    message.set_content("Störung behoben\n")
+    with smtplib.SMTP(settings["host"], settings["port"], timeout=10) as smtp:
+        smtp.starttls(context=ssl.create_default_context(cafile=settings["ca_file"]))
+        smtp.login(settings["username"], password)
+        smtp.send_message(message, to_addrs=["technik@example.org"])
+    text = lab.cli("mail", "--text", "--to", "technik@example.org")
+    assert text.returncode == 0, text.stderr
+    assert "Subject: Prüfung Grüße" in text.stdout and "Störung behoben" in text.stdout
+    assert "lab runner test mail" not in text.stdout and "=?utf-8?" not in text.stdout
+
+    # --stop: connections refused until --start; the messages stay; --clear forgets them
+    assert "stopped" in lab.cli("mail", "--stop").stdout
+    assert not port_open(settings["host"], settings["port"], 0.5)
+    assert lab.control("GET", "/status")["mail"]["running"] is False
+    assert "listening" in lab.cli("mail", "--start").stdout
+    assert port_open(settings["host"], settings["port"])
+    assert len(lab.control("GET", "/mail")) == 2
+    assert lab.cli("mail", "--clear").returncode == 0
+    assert lab.control("GET", "/mail") == []
+
 
 def test_second_up_is_refused(lab):
     result = lab.cli("up", "--sites", "1", "--inventory-dir", str(lab.inventory_dir))
