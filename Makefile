@@ -68,6 +68,7 @@ bench: deps
 	$(BIN)/python bench/sites/bench_sites.py
 	$(BIN)/python bench/lab/bench_lab.py
 	$(BIN)/python bench/fleet/bench_fleet.py
+	$(BIN)/python bench/alerts/bench_alerts.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .lab

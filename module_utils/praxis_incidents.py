@@ -37,6 +37,7 @@ import sqlite3
 from typing import Any, Callable, Iterable, Mapping
 
 from ansible.module_utils import praxis_ledger
+from ansible.module_utils.praxis_calendar import CalendarError, parse_timestamp
 
 PRIORITIES = ("high", "medium", "low")
 SEVERITIES = ("critical", "warning")
@@ -57,6 +58,8 @@ class IncidentError(ValueError):
     pass
 
 
+_OFFSET = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")   # an ISO time that names its offset
+
 def rank(priority: str, severity: str) -> int:
     """Order of urgency: priority first, then severity."""
     return PRIORITY_RANK[priority] * 10 + SEVERITY_RANK[severity]
@@ -67,17 +70,17 @@ def iso(moment: dt.datetime) -> str:
 
 
 def parse_time(value: Any, field: str = "now") -> dt.datetime:
-    """An aware datetime from a datetime or ISO text (naive = UTC)."""
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, str) and value.strip():
-        try:
-            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise IncidentError(f"{field}: {value!r} is not an ISO date and time") from None
-    else:
-        raise IncidentError(f"{field}: expected a date and time, got {value!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    """An aware datetime from a datetime or ISO text, through the project's one
+    timestamp parser (``praxis_calendar.parse_timestamp``); a value without an
+    offset (``--until 2026-12-24T18:00`` on the command line) is UTC."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    elif isinstance(value, str) and value.strip() and not _OFFSET.search(value.strip()):
+        value = value.strip() + "+00:00"
+    try:
+        return parse_timestamp(value, field)
+    except CalendarError as exc:
+        raise IncidentError(str(exc)) from None
 
 
 def parse_duration(text: str) -> dt.timedelta:

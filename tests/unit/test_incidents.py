@@ -251,3 +251,18 @@ def test_a_dry_run_leaves_no_file_anywhere(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     observe(str(tmp_path / "missing" / "ledger.sqlite"), [make_finding()], T0, check_mode=True)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-12-24T18:00+01:00", dt.datetime(2026, 12, 24, 17, 0, tzinfo=dt.timezone.utc)),
+    ("2026-12-24T18:00Z", dt.datetime(2026, 12, 24, 18, 0, tzinfo=dt.timezone.utc)),
+    ("2026-12-24T18:00", dt.datetime(2026, 12, 24, 18, 0, tzinfo=dt.timezone.utc)),     # no offset: UTC
+    (dt.datetime(2026, 12, 24, 18, 0), dt.datetime(2026, 12, 24, 18, 0, tzinfo=dt.timezone.utc)),
+])
+def test_times_go_through_the_one_parser(text, expected):
+    assert pi.parse_time(text, "until") == expected
+
+
+def test_a_bad_time_names_the_field():
+    with pytest.raises(pi.IncidentError, match="until"):
+        pi.parse_time("2026-13-40T25:00", "until")
