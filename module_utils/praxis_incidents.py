@@ -60,6 +60,7 @@ class IncidentError(ValueError):
 
 _OFFSET = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")   # an ISO time that names its offset
 
+
 def rank(priority: str, severity: str) -> int:
     """Order of urgency: priority first, then severity."""
     return PRIORITY_RANK[priority] * 10 + SEVERITY_RANK[severity]
