@@ -29,12 +29,13 @@ for its host/check/subject until it ends. docs/alerts.md describes the rules.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import sqlite3
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ansible.module_utils import praxis_ledger
 from ansible.module_utils.praxis_calendar import CalendarError, parse_timestamp
@@ -125,10 +126,35 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
     return item
 
 
-def _open(path: str) -> sqlite3.Connection:
+@contextlib.contextmanager
+def _reading(path: str) -> Iterator[sqlite3.Connection]:
+    """A connection to the ledger whose SQLite errors become the ledger's own
+    LedgerError (a lock held too long says what to do), closed afterwards."""
     conn = praxis_ledger.connect(path)
     conn.row_factory = sqlite3.Row
-    return conn
+    try:
+        yield conn
+    except sqlite3.Error as exc:
+        raise praxis_ledger.sqlite_error(path, exc) from None
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _writing(path: str, check_mode: bool = False) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE): committed, or rolled back in
+    check mode and on any error."""
+    with _reading(path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        if check_mode:
+            conn.rollback()
+        else:
+            conn.commit()
 
 
 def _silenced(conn: sqlite3.Connection, site: str, host: str, check: str, subject: str,
@@ -175,9 +201,8 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
     result: dict[str, list] = {"opened": [], "updated": [], "escalated": [], "resolved": []}
     # a dry run against a ledger that does not exist yet must not create one: it
     # works on an empty in-memory ledger of the same schema instead
-    conn = _open(praxis_ledger.MEMORY if check_mode and not os.path.exists(ledger_path) else ledger_path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(praxis_ledger.MEMORY if check_mode and not os.path.exists(ledger_path) else ledger_path,
+                  check_mode) as conn:
         active = {(r["check"], r["subject"]): r for r in map(_row, conn.execute(
             "SELECT * FROM incidents WHERE site = ? AND host = ? AND state IN ('open', 'resolving')",
             (site, host)).fetchall())}
@@ -261,18 +286,6 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
                 conn.execute("UPDATE incidents SET state = 'resolving', passes = ?, updated_at = ?, run = ? "
                              "WHERE id = ?", (passes, stamp, run, incident["id"]))
                 result["updated"].append(_get(conn, incident["id"]))
-        if check_mode:
-            conn.rollback()
-        else:
-            conn.commit()
-    except sqlite3.Error as exc:
-        conn.rollback()
-        raise praxis_ledger.LedgerError(f"ledger {ledger_path}: {exc}") from None
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
     return result
 
 
@@ -291,9 +304,7 @@ def queue_reminders(ledger_path: str, *, sites: Iterable[str], now: Any, run: st
     if not wanted:
         return []
     queued = []
-    conn = _open(ledger_path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(ledger_path, check_mode) as conn:
         marks = ", ".join("?" * len(wanted))
         rows = conn.execute(
             f"SELECT * FROM incidents WHERE site IN ({marks}) AND state IN ('open', 'resolving') "  # noqa: S608
@@ -308,12 +319,6 @@ def queue_reminders(ledger_path: str, *, sites: Iterable[str], now: Any, run: st
             if _queue(conn, incident, "reminder", seq, moment, run, {"due": iso(due)}):
                 conn.execute("UPDATE incidents SET reminders = reminders + 1 WHERE id = ?", (incident["id"],))
                 queued.append(_get(conn, incident["id"]))
-        conn.rollback() if check_mode else conn.commit()
-    except sqlite3.Error as exc:
-        conn.rollback()
-        raise praxis_ledger.LedgerError(f"ledger {ledger_path}: {exc}") from None
-    finally:
-        conn.close()
     return queued
 
 
@@ -325,9 +330,7 @@ def expand(ledger_path: str, *, site: str, recipients: Callable[[dict[str, Any]]
     returns dicts with ``address``, ``language``, ``audience``); returns the
     pending deliveries of the site (unsent), with their event."""
     moment = parse_time(now)
-    conn = _open(ledger_path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(ledger_path, check_mode) as conn:
         events = conn.execute("SELECT * FROM outbox WHERE site = ? AND expanded_at IS NULL ORDER BY id",
                               (site,)).fetchall()
         for event in events:
@@ -339,12 +342,6 @@ def expand(ledger_path: str, *, site: str, recipients: Callable[[dict[str, Any]]
                     (event["id"], site, target["address"], target["language"], target["audience"], iso(moment)))
             conn.execute("UPDATE outbox SET expanded_at = ? WHERE id = ?", (iso(moment), event["id"]))
         pending = _pending(conn, site)
-        conn.rollback() if check_mode else conn.commit()
-    except sqlite3.Error as exc:
-        conn.rollback()
-        raise praxis_ledger.LedgerError(f"ledger {ledger_path}: {exc}") from None
-    finally:
-        conn.close()
     return pending
 
 
@@ -364,12 +361,9 @@ def _pending(conn: sqlite3.Connection, site: str) -> list[dict[str, Any]]:
 
 def pending(ledger_path: str, *, site: str | None = None) -> list[dict[str, Any]]:
     """Unsent deliveries (of one site or all)."""
-    conn = _open(ledger_path)
-    try:
+    with _reading(ledger_path) as conn:
         sites = [site] if site else [r[0] for r in conn.execute("SELECT DISTINCT site FROM deliveries")]
         return [item for name in sites for item in _pending(conn, name)]
-    finally:
-        conn.close()
 
 
 def claim(ledger_path: str, delivery_ids: Iterable[int], *, worker: str, now: Any,
@@ -379,8 +373,7 @@ def claim(ledger_path: str, delivery_ids: Iterable[int], *, worker: str, now: An
     in one UPDATE each, so two jobs never both get a row."""
     moment = parse_time(now)
     got = []
-    conn = _open(ledger_path)
-    try:
+    with _reading(ledger_path) as conn:
         for delivery_id in delivery_ids:
             with conn:
                 cursor = conn.execute(
@@ -389,38 +382,28 @@ def claim(ledger_path: str, delivery_ids: Iterable[int], *, worker: str, now: An
                     (worker, iso(moment + lease), delivery_id, iso(moment)))
             if cursor.rowcount == 1:
                 got.append(delivery_id)
-    except sqlite3.Error as exc:
-        raise praxis_ledger.LedgerError(f"ledger {ledger_path}: {exc}") from None
-    finally:
-        conn.close()
     return got
 
 
 def mark_sent(ledger_path: str, delivery_ids: Iterable[int], *, worker: str, message_id: str, now: Any) -> None:
     ids = list(delivery_ids)
-    conn = _open(ledger_path)
-    try:
+    with _reading(ledger_path) as conn:
         with conn:
             for delivery_id in ids:
                 conn.execute("UPDATE deliveries SET sent_at = ?, message_id = ?, attempts = attempts + 1, "
                              "last_error = NULL, claimed_by = NULL, claim_expires = NULL "
                              "WHERE id = ? AND claimed_by = ?", (iso(parse_time(now)), message_id, delivery_id,
                                                                  worker))
-    finally:
-        conn.close()
 
 
 def mark_failed(ledger_path: str, delivery_ids: Iterable[int], *, worker: str, error: str) -> None:
     """Release the claim, count the attempt and keep the error (the row stays queued)."""
-    conn = _open(ledger_path)
-    try:
+    with _reading(ledger_path) as conn:
         with conn:
             for delivery_id in delivery_ids:
                 conn.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, claimed_by = NULL, "
                              "claim_expires = NULL WHERE id = ? AND claimed_by = ?",
                              (error[:500], delivery_id, worker))
-    finally:
-        conn.close()
 
 
 # -- acknowledgement and silences (scripts/praxis-incidents, playbooks/incident.yml) -------------
@@ -444,9 +427,7 @@ def acknowledge(ledger_path: str, incident_id: int, *, actor: str, reason: str, 
     with ``changed`` (False when it was acknowledged already)."""
     moment = parse_time(now)
     reason, actor = _need(reason, "reason"), _need(actor, "actor")
-    conn = _open(ledger_path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(ledger_path, check_mode) as conn:
         incident = _get(conn, int(incident_id))
         if incident["state"] not in ACTIVE:
             raise IncidentError(f"incident {incident_id} is {incident['state']}, not open")
@@ -456,12 +437,6 @@ def acknowledge(ledger_path: str, incident_id: int, *, actor: str, reason: str, 
                          (iso(moment), actor, reason, incident["id"]))
             _log(conn, actor, "ack", moment, reason, incident_id=incident["id"])
         incident = _get(conn, incident["id"])
-        conn.rollback() if check_mode else conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
     return dict(incident, changed=changed)
 
 
@@ -473,21 +448,13 @@ def silence(ledger_path: str, *, host: str, check: str, subject: str | None = No
     reason, actor = _need(reason, "reason"), _need(actor, "actor")
     if end <= moment:
         raise IncidentError(f"until {iso(end)} is not in the future")
-    conn = _open(ledger_path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(ledger_path, check_mode) as conn:
         cursor = conn.execute(
             "INSERT INTO silences (site, host, check_id, subject, starts_at, ends_at, reason, created_by, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (site or "", host, check, subject, iso(moment), iso(end), reason, actor, iso(moment)))
         _log(conn, actor, "silence", moment, reason, silence_id=cursor.lastrowid)
         row = dict(conn.execute("SELECT * FROM silences WHERE id = ?", (cursor.lastrowid,)).fetchone())
-        conn.rollback() if check_mode else conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
     return row
 
 
@@ -496,9 +463,7 @@ def unsilence(ledger_path: str, *, host: str, check: str, subject: str | None = 
     """End the active silences of a host's check (of one subject when given)."""
     moment = parse_time(now)
     host, check, actor = _need(host, "host"), _need(check, "check"), _need(actor, "actor")
-    conn = _open(ledger_path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(ledger_path, check_mode) as conn:
         rows = conn.execute(
             "SELECT * FROM silences WHERE removed_at IS NULL AND ends_at > ? AND host = ? AND check_id = ? "
             "AND (? IS NULL OR subject IS ?)", (iso(moment), host, check, subject, subject)).fetchall()
@@ -506,19 +471,12 @@ def unsilence(ledger_path: str, *, host: str, check: str, subject: str | None = 
             conn.execute("UPDATE silences SET removed_at = ?, removed_by = ? WHERE id = ?",
                          (iso(moment), actor, row["id"]))
             _log(conn, actor, "unsilence", moment, reason, silence_id=row["id"])
-        conn.rollback() if check_mode else conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
     return [dict(r) for r in rows]
 
 
 def incidents(ledger_path: str, *, site: str | None = None, states: Iterable[str] = ACTIVE) -> list[dict[str, Any]]:
     wanted = list(states)
-    conn = _open(ledger_path)
-    try:
+    with _reading(ledger_path) as conn:
         clause = f"state IN ({', '.join('?' * len(wanted))})"
         params: list[Any] = list(wanted)
         if site:
@@ -526,14 +484,11 @@ def incidents(ledger_path: str, *, site: str | None = None, states: Iterable[str
             params.append(site)
         return [_row(r) for r in conn.execute(  # type: ignore[misc]
             f"SELECT * FROM incidents WHERE {clause} ORDER BY site, host, id", params).fetchall()]  # noqa: S608
-    finally:
-        conn.close()
 
 
 def show(ledger_path: str, incident_id: int) -> dict[str, Any]:
     """One incident with its notifications, deliveries and log."""
-    conn = _open(ledger_path)
-    try:
+    with _reading(ledger_path) as conn:
         incident = _get(conn, int(incident_id))
         incident["notifications"] = [_event(r) for r in conn.execute(
             "SELECT * FROM outbox WHERE incident_id = ? ORDER BY id", (incident["id"],))]
@@ -544,15 +499,10 @@ def show(ledger_path: str, incident_id: int) -> dict[str, Any]:
             "SELECT at, actor, action, reason FROM incident_log WHERE incident_id = ? ORDER BY id",
             (incident["id"],))]
         return incident
-    finally:
-        conn.close()
 
 
 def silences(ledger_path: str, *, now: Any) -> list[dict[str, Any]]:
-    conn = _open(ledger_path)
-    try:
+    with _reading(ledger_path) as conn:
         return [dict(r) for r in conn.execute(
             "SELECT * FROM silences WHERE removed_at IS NULL AND ends_at > ? ORDER BY host, check_id",
             (iso(parse_time(now)),))]
-    finally:
-        conn.close()

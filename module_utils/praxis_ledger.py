@@ -195,7 +195,7 @@ def waiting(seconds: Any = None) -> Iterator[float]:
         _timeout = previous
 
 
-def _error(path: str, exc: sqlite3.Error) -> LedgerError:
+def sqlite_error(path: str, exc: sqlite3.Error) -> LedgerError:
     """The LedgerError for an SQLite error; a lock held past the timeout says what to do."""
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
@@ -269,7 +269,7 @@ def _connect(path: str) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode=WAL")
             _migrate(conn, version)
     except sqlite3.Error as exc:
-        raise _error(path, exc) from None
+        raise sqlite_error(path, exc) from None
     if not memory:
         _private(path)   # SQLite creates -wal and -shm with the main file's mode; older files may be wider
     return conn
@@ -316,7 +316,7 @@ def record(path: str, *, site: str, host: str, kind: str, status: str, summary: 
                          (moment, run, site, host, kind, status, summary,
                           json.dumps(data or {}, sort_keys=True, default=str)))
     except sqlite3.Error as exc:
-        raise _error(path, exc) from None
+        raise sqlite_error(path, exc) from None
     finally:
         conn.close()
 
@@ -330,7 +330,7 @@ def recent(path: str, *, host: str, kind: str, limit: int = 20) -> list[dict[str
         rows = conn.execute("SELECT at, run, site, host, kind, status, summary, data FROM events "
                             "WHERE host = ? AND kind = ? ORDER BY id DESC LIMIT ?", (host, kind, limit)).fetchall()
     except sqlite3.Error as exc:
-        raise _error(path, exc) from None
+        raise sqlite_error(path, exc) from None
     finally:
         conn.close()
     return [{"at": at, "run": run, "site": site_, "host": host_, "kind": kind_, "status": status,
@@ -357,7 +357,7 @@ def events(path: str, *, site: str | None = None, host: str | None = None, kind:
         rows = conn.execute(f"SELECT at, run, site, host, kind, status, summary, data FROM events{where} "  # noqa: S608
                             "ORDER BY at, id", params).fetchall()
     except sqlite3.Error as exc:
-        raise _error(path, exc) from None
+        raise sqlite_error(path, exc) from None
     finally:
         conn.close()
     for at, run, site_, host_, kind_, status, summary, data in rows:
@@ -378,7 +378,7 @@ def identity(path: str, host: str, kind: str) -> dict[str, Any] | None:
                            "FROM device_identity WHERE host = ? AND kind = ? AND replaced_at IS NULL",
                            (host, kind)).fetchone()
     except sqlite3.Error as exc:
-        raise _error(path, exc) from None
+        raise sqlite_error(path, exc) from None
     finally:
         conn.close()
     if row is None:
@@ -403,7 +403,7 @@ def record_identity(path: str, *, host: str, kind: str, algorithm: str, fingerpr
                          "accepted_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (host, kind, algorithm, fingerprint, moment, accepted_by, accepted_reason))
     except sqlite3.Error as exc:
-        raise _error(path, exc) from None
+        raise sqlite_error(path, exc) from None
     finally:
         conn.close()
 
@@ -418,7 +418,7 @@ def identity_history(path: str, host: str | None = None) -> list[dict[str, Any]]
                             "replaced_at FROM device_identity WHERE ? IS NULL OR host = ? ORDER BY id",
                             (host, host)).fetchall()
     except sqlite3.Error as exc:
-        raise _error(path, exc) from None
+        raise sqlite_error(path, exc) from None
     finally:
         conn.close()
     keys = ("host", "kind", "algorithm", "fingerprint", "first_seen", "accepted_by", "accepted_reason", "replaced_at")

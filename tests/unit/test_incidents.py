@@ -266,3 +266,29 @@ def test_times_go_through_the_one_parser(text, expected):
 def test_a_bad_time_names_the_field():
     with pytest.raises(pi.IncidentError, match="until"):
         pi.parse_time("2026-13-40T25:00", "until")
+
+
+def test_every_incident_call_on_a_locked_ledger_is_the_ledgers_lock_error(ledger):
+    """Writes and reads of the incident tables say what the ledger says about a lock
+    (who holds it, praxis_ledger_timeout), never a bare SQLite error."""
+    observe(ledger, [make_finding()], T0)
+    (incident,) = pi.incidents(ledger)
+    holder = sqlite3.connect(ledger, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE incidents SET message = message")
+    calls = {
+        "observe": lambda: observe(ledger, [make_finding()], T0 + NIGHT),
+        "acknowledge": lambda: pi.acknowledge(ledger, incident["id"], actor="tech", reason="seen", now=T0),
+        "silence": lambda: pi.silence(ledger, host="huber-fw01", check="net.reachability", until=T0 + NIGHT,
+                                      reason="works", actor="tech", now=T0),
+        "mark_failed": lambda: pi.mark_failed(ledger, [1], worker="w", error="x"),
+    }
+    try:
+        for name, call in calls.items():
+            with praxis_ledger.waiting(0.2), pytest.raises(praxis_ledger.LedgerError, match="is locked") as info:
+                call()
+            assert ledger in str(info.value), name
+    finally:
+        holder.rollback()
+        holder.close()
+    assert pi.incidents(ledger)[0]["acked_at"] is None      # nothing half-written
