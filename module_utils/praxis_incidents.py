@@ -29,13 +29,12 @@ for its host/check/subject until it ends. docs/alerts.md describes the rules.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import re
 import sqlite3
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ansible.module_utils import praxis_ledger
 from ansible.module_utils.praxis_calendar import CalendarError, parse_timestamp
@@ -126,35 +125,8 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
     return item
 
 
-@contextlib.contextmanager
-def _reading(path: str) -> Iterator[sqlite3.Connection]:
-    """A connection to the ledger whose SQLite errors become the ledger's own
-    LedgerError (a lock held too long says what to do), closed afterwards."""
-    conn = praxis_ledger.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        yield conn
-    except sqlite3.Error as exc:
-        raise praxis_ledger.sqlite_error(path, exc) from None
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def _writing(path: str, check_mode: bool = False) -> Iterator[sqlite3.Connection]:
-    """One write transaction (BEGIN IMMEDIATE): committed, or rolled back in
-    check mode and on any error."""
-    with _reading(path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        if check_mode:
-            conn.rollback()
-        else:
-            conn.commit()
+_reading = praxis_ledger.reading
+_writing = praxis_ledger.writing
 
 
 def _silenced(conn: sqlite3.Connection, site: str, host: str, check: str, subject: str,

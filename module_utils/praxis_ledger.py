@@ -300,6 +300,37 @@ def connect(path: str) -> sqlite3.Connection:
     return _connect(path)
 
 
+@contextlib.contextmanager
+def reading(path: str) -> Iterator[sqlite3.Connection]:
+    """A connection to the ledger whose SQLite errors become the ledger's own
+    LedgerError (a lock held too long says what to do), closed afterwards."""
+    conn = _connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from None
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def writing(path: str, check_mode: bool = False) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE): committed, or rolled back in
+    check mode and on any error."""
+    with reading(path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        if check_mode:
+            conn.rollback()
+        else:
+            conn.commit()
+
+
 def record(path: str, *, site: str, host: str, kind: str, status: str, summary: str,
            data: dict[str, Any] | None = None, run: str = "", at: dt.datetime | None = None) -> None:
     """Append one event."""
