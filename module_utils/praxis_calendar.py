@@ -481,6 +481,34 @@ class SiteCalendar:
         }
 
 
+class DeviceCalendar(SiteCalendar):
+    """The calendar of a device with its own ``maintenance_windows`` (a
+    practice server): its maintenance time is its own windows AND the site's
+    maintenance time, because the workplaces depend on the server and the
+    site's windows are when none of them is used."""
+
+    def __init__(self, site: Mapping[str, Any], windows: Any, device: str = "device") -> None:
+        self.site_calendar = SiteCalendar(site)
+        try:
+            super().__init__(dict(site, maintenance_windows=windows))
+        except CalendarError as exc:
+            raise CalendarError(str(exc).replace("maintenance_windows", f"{device}.maintenance_windows")) from None
+
+    def in_window(self, when: Any) -> bool:
+        return super().in_window(when) and self.site_calendar.in_window(when)
+
+    def _boundaries(self, start_utc: dt.datetime, days: int) -> list[dt.datetime]:
+        return sorted(set(super()._boundaries(start_utc, days)) | set(self.site_calendar._boundaries(start_utc, days)))
+
+
+def device_calendar(site: Mapping[str, Any], device: Mapping[str, Any] | None) -> SiteCalendar:
+    """The site's calendar, or the device's own when it has ``maintenance_windows``."""
+    windows = (device or {}).get("maintenance_windows")
+    if windows:
+        return DeviceCalendar(site, windows, f"device {(device or {}).get('name', '?')}")
+    return SiteCalendar(site)
+
+
 def site_calendar(site: Mapping[str, Any]) -> SiteCalendar:
     return SiteCalendar(site)
 

@@ -95,6 +95,10 @@ CHECKS: dict[str, str] = {
     "backup.config": "the configuration backup failed or the last good one is too old (NET-02)",
     "firmware.pending": "a firmware update did not come back within its reboot budget or did not take (NET-04)",
     "firmware.available": "an available firmware update waits longer than allowed (NET-04)",
+    "patch.check": "the daily search for Windows and program updates could not run (WP-10)",
+    "patch.failed": "an update failed to install (WP-08)",
+    "patch.overdue": "a released update is not installed after the policy's overdue_days (WP-08, WP-10)",
+    "patch.reboot_pending": "a reboot that finishes updates has been pending for days (WP-08)",
 }
 
 # -- thresholds --------------------------------------------------------------------------------
@@ -217,6 +221,9 @@ PRIORITY_RULES: tuple[tuple[str | None, str | None, str | None, str], ...] = (
     ("net.temperature", "critical", None, "medium"),
     ("net.signature_age", None, None, "medium"),
     ("net.signature_update", None, None, "medium"),
+    ("patch.overdue", "critical", None, "medium"),          # twice overdue: the practice runs unpatched
+    ("patch.failed", None, "server", "medium"),
+    ("patch.check", None, "server", "medium"),
     ("win.service", "critical", "server", "high"),       # a service of the practice server is down
     ("win.service", "critical", None, "medium"),
     ("win.service", "warning", "server", "medium"),

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from ansible.module_utils.praxis_errors import PraxisError
 
-KINDS = ("health", "backup", "firmware", "signatures", "settings")
+KINDS = ("health", "backup", "firmware", "signatures", "settings", "patches")
 # "pending": started, but its outcome was not seen yet (a firmware update whose reboot
 # did not come back within the budget); a later row of the same host and kind settles it.
 STATUSES = ("ok", "changed", "warning", "critical", "failed", "refused", "skipped", "pending")
@@ -151,6 +151,86 @@ CREATE TABLE IF NOT EXISTS incident_log (
     silence_id INTEGER,
     reason TEXT NOT NULL DEFAULT ''
 );
+""",
+    # patch management (module_utils/praxis_patch.py, docs/patching.md): the catalogue of updates,
+    # the rollout per practice (pilot, release), holds, the state of each update on each device,
+    # the daily checks and the log of every decision
+    4: """
+CREATE TABLE IF NOT EXISTS patch_updates (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    kb TEXT NOT NULL DEFAULT '',
+    update_ids TEXT NOT NULL DEFAULT '[]',
+    package TEXT,
+    version TEXT,
+    categories TEXT NOT NULL DEFAULT '[]',
+    severity TEXT NOT NULL DEFAULT '',
+    released TEXT NOT NULL,
+    released_source TEXT NOT NULL,
+    first_seen TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS patch_updates_released ON patch_updates (released);
+CREATE TABLE IF NOT EXISTS patch_rollouts (
+    site TEXT NOT NULL,
+    key TEXT NOT NULL REFERENCES patch_updates (key),
+    pilot_host TEXT,
+    pilot_installed_at TEXT,
+    pilot_result TEXT,
+    pilot_error TEXT,
+    released_at TEXT,
+    released_by TEXT,
+    release_rule TEXT,
+    PRIMARY KEY (site, key)
+);
+CREATE TABLE IF NOT EXISTS patch_holds (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL DEFAULT '',
+    key TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at TEXT NOT NULL,
+    until TEXT,
+    remove INTEGER NOT NULL DEFAULT 0,
+    lifted_at TEXT,
+    lifted_by TEXT
+);
+CREATE INDEX IF NOT EXISTS patch_holds_key ON patch_holds (key, site);
+CREATE TABLE IF NOT EXISTS patch_devices (
+    site TEXT NOT NULL,
+    host TEXT NOT NULL,
+    key TEXT NOT NULL REFERENCES patch_updates (key),
+    state TEXT NOT NULL,
+    error_code TEXT,
+    error TEXT,
+    first_seen TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    installed_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    previous_version TEXT,
+    PRIMARY KEY (site, host, key)
+);
+CREATE INDEX IF NOT EXISTS patch_devices_key ON patch_devices (site, key);
+CREATE TABLE IF NOT EXISTS patch_checks (
+    site TEXT NOT NULL,
+    host TEXT NOT NULL,
+    day TEXT NOT NULL,
+    at TEXT NOT NULL,
+    role TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    PRIMARY KEY (site, host, day)
+);
+CREATE TABLE IF NOT EXISTS patch_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    site TEXT NOT NULL DEFAULT '',
+    key TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS patch_log_site ON patch_log (site, at);
 """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
