@@ -25,6 +25,7 @@ display = Display()
 
 ARGUMENT_SPEC = {
     "site": {"type": "dict", "required": True},
+    "device": {"type": "dict"},
     "now": {"type": "str"},
     "force_reason": {"type": "str"},
     "action": {"type": "str", "default": "disruptive work"},
@@ -40,7 +41,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
-            info = check_disruptive(args["site"], args.get("now"), args.get("force_reason"))
+            info = check_disruptive(args["site"], args.get("now"), args.get("force_reason"), args.get("device"))
         except CalendarError as exc:
             result.update(failed=True, msg=f"praxis_maintenance_guard: {exc}")
             return result

@@ -25,6 +25,13 @@ options:
     description: The site, normally C(praxis_site) from the praxisops inventory.
     type: dict
     required: true
+  device:
+    description:
+      - The device the work is for, normally C(praxis_device). A server's own
+        C(maintenance_windows) then narrow the site's; the work is allowed only in the
+        site's maintenance time inside one of the server's windows.
+      - Devices without own windows (every role but servers) change nothing.
+    type: dict
   now:
     description: The instant to judge, ISO-8601 with UTC offset. Default the current time.
     type: str
@@ -52,6 +59,13 @@ EXAMPLES = r"""
     now: "{{ praxis_now | default(omit) }}"
     force_reason: "{{ praxis_force_reason | default(omit) }}"
     action: firmware update
+  register: guard
+
+- name: Reboot a server only inside its own window and the practice's maintenance time
+  praxis_maintenance_guard:
+    site: "{{ praxis_site }}"
+    device: "{{ praxis_device }}"
+    action: reboot
   register: guard
 """
 
@@ -88,6 +102,10 @@ now:
   type: str
 site:
   description: Site id.
+  returned: success
+  type: str
+device:
+  description: Name of the device of O(device), or null.
   returned: success
   type: str
 forced:

@@ -163,9 +163,13 @@ def _zone(name: str):
 class SiteCalendar:
     """The calendar of one site, built from the site dict (site file fields
     ``id``, ``state``, ``timezone``, ``business_hours``,
-    ``maintenance_windows``, ``holiday_categories``)."""
+    ``maintenance_windows``, ``holiday_categories``).
 
-    def __init__(self, site: Mapping[str, Any]) -> None:
+    With ``device`` (a server's ``praxis_device``), the device's own
+    ``maintenance_windows`` narrow the site's: maintenance time is then the
+    site's maintenance time inside one of the device's windows too."""
+
+    def __init__(self, site: Mapping[str, Any], device: Mapping[str, Any] | None = None) -> None:
         if not isinstance(site, Mapping):
             raise CalendarError(f"site must be a mapping (the praxis_site dict), got {type(site).__name__}")
         self.site_id = str(site.get("id", "?"))
@@ -220,21 +224,17 @@ class SiteCalendar:
                 # the last minute belongs to the range: 08:00-18:00 covers 18:00
                 self.business[DAYS.index(day)].append((start, min(end + 1, 24 * 60)))
 
-        self.windows: list[tuple[int, int, int]] = []  # (weekday, start minute, length minutes)
-        for index, window in enumerate(site.get("maintenance_windows") or []):
-            field = f"{where}: maintenance_windows[{index}]"
-            if not isinstance(window, Mapping):
-                raise CalendarError(f"{field} must be a mapping with days, start, end")
-            start = _minutes(window.get("start"), f"{field}.start")
-            end = _minutes(window.get("end"), f"{field}.end", allow_24=True)
-            length = end - start if end > start else end + 24 * 60 - start
-            days = window.get("days")
-            if not days:
-                raise CalendarError(f"{field}.days must list at least one weekday")
-            for day in days:
-                if day not in DAYS:
-                    raise CalendarError(f"{field}.days: unknown weekday {day!r}")
-                self.windows.append((DAYS.index(day), start, length))
+        # (weekday, start minute, length minutes)
+        self.windows = _parse_windows(site.get("maintenance_windows"), f"{where}: maintenance_windows")
+        self.device_name: str | None = None
+        self.device_windows: list[tuple[int, int, int]] = []
+        if device is not None:
+            if not isinstance(device, Mapping):
+                raise CalendarError(f"{where}: device must be a mapping (the praxis_device dict), "
+                                    f"got {type(device).__name__}")
+            self.device_name = str(device.get("name", "?"))
+            self.device_windows = _parse_windows(device.get("maintenance_windows"),
+                                                 f"{where}: device {self.device_name}: maintenance_windows")
 
     def _parse_holidays(self, corrections: Mapping[str, Any], where: str) -> None:
         if not isinstance(corrections, Mapping):
@@ -364,19 +364,29 @@ class SiteCalendar:
         return HARD_FLOOR[0] <= local.hour * 60 + local.minute < HARD_FLOOR[1]
 
     def in_window(self, when: Any) -> bool:
-        if not self.windows:
-            return True
+        """Inside the site's windows and (with a device) the device's own."""
         local = self.local(when)
-        minute = local.hour * 60 + local.minute
-        for weekday, start, length in self.windows:
-            # a window may have started today or (crossing midnight) yesterday
-            for back in (0, 1):
-                if (local.weekday() - back) % 7 != weekday:
-                    continue
-                offset = minute + back * 24 * 60 - start
-                if 0 <= offset < length:
-                    return True
-        return False
+        return _window_hit(self.windows, local) and _window_hit(self.device_windows, local)
+
+    def in_site_window(self, when: Any) -> bool:
+        return _window_hit(self.windows, self.local(when))
+
+    def weekly_maintenance_minutes(self) -> int:
+        """Minutes of maintenance time in an ordinary week (no holiday, no
+        closure): 0 when the windows (the site's and a device's own) never
+        meet the time outside business hours and the Mon-Fri floor."""
+        monday = dt.datetime(2024, 1, 1)  # a Monday; wall-clock minutes, no time zone needed
+        count = 0
+        for minute in range(7 * 24 * 60):
+            local = monday + dt.timedelta(minutes=minute)
+            weekday, of_day = local.weekday(), local.hour * 60 + local.minute
+            if any(start <= of_day < end for start, end in self.business[weekday]):
+                continue
+            if weekday < 5 and HARD_FLOOR[0] <= of_day < HARD_FLOOR[1]:
+                continue
+            if _window_hit(self.windows, local) and _window_hit(self.device_windows, local):
+                count += 1
+        return count
 
     def maintenance_time(self, when: Any) -> bool:
         return not self.business_time(when) and not self.hard_floor(when) and self.in_window(when)
@@ -389,7 +399,7 @@ class SiteCalendar:
         for ranges in self.business:
             for start, end in ranges:
                 minutes.update((start, end % (24 * 60)))
-        for _weekday, start, length in self.windows:
+        for _weekday, start, length in self.windows + self.device_windows:
             minutes.update((start, (start + length) % (24 * 60)))
         points: set[dt.datetime] = set()
         for n in range(days + 2):
@@ -467,10 +477,13 @@ class SiteCalendar:
             reason = "business hours of the practice"
         elif floor:
             reason = "working hours Mon-Fri 08:00-17:00 (never maintenance time)"
+        elif self.device_windows and self.in_site_window(local):
+            reason = f"outside the maintenance windows of {self.device_name} (its own, within the practice's)"
         else:
             reason = "outside the practice's maintenance windows"
         return {
             "site": self.site_id,
+            "device": self.device_name,
             "now": local.isoformat(),
             "business_time": business,
             "maintenance_time": maintenance,
@@ -481,46 +494,58 @@ class SiteCalendar:
         }
 
 
-class DeviceCalendar(SiteCalendar):
-    """The calendar of a device with its own ``maintenance_windows`` (a
-    practice server): its maintenance time is its own windows AND the site's
-    maintenance time, because the workplaces depend on the server and the
-    site's windows are when none of them is used."""
-
-    def __init__(self, site: Mapping[str, Any], windows: Any, device: str = "device") -> None:
-        self.site_calendar = SiteCalendar(site)
-        try:
-            super().__init__(dict(site, maintenance_windows=windows))
-        except CalendarError as exc:
-            raise CalendarError(str(exc).replace("maintenance_windows", f"{device}.maintenance_windows")) from None
-
-    def in_window(self, when: Any) -> bool:
-        return super().in_window(when) and self.site_calendar.in_window(when)
-
-    def _boundaries(self, start_utc: dt.datetime, days: int) -> list[dt.datetime]:
-        return sorted(set(super()._boundaries(start_utc, days)) | set(self.site_calendar._boundaries(start_utc, days)))
-
-
-def device_calendar(site: Mapping[str, Any], device: Mapping[str, Any] | None) -> SiteCalendar:
-    """The site's calendar, or the device's own when it has ``maintenance_windows``."""
-    windows = (device or {}).get("maintenance_windows")
-    if windows:
-        return DeviceCalendar(site, windows, f"device {(device or {}).get('name', '?')}")
-    return SiteCalendar(site)
+def _parse_windows(windows: Any, field: str) -> list[tuple[int, int, int]]:
+    """Maintenance windows as (weekday, start minute, length minutes)."""
+    parsed: list[tuple[int, int, int]] = []
+    if windows is not None and not isinstance(windows, list):
+        raise CalendarError(f"{field} must be a list of windows with days, start, end")
+    for index, window in enumerate(windows or []):
+        where = f"{field}[{index}]"
+        if not isinstance(window, Mapping):
+            raise CalendarError(f"{where} must be a mapping with days, start, end")
+        start = _minutes(window.get("start"), f"{where}.start")
+        end = _minutes(window.get("end"), f"{where}.end", allow_24=True)
+        length = end - start if end > start else end + 24 * 60 - start
+        days = window.get("days")
+        if not days:
+            raise CalendarError(f"{where}.days must list at least one weekday")
+        for day in days:
+            if day not in DAYS:
+                raise CalendarError(f"{where}.days: unknown weekday {day!r}")
+            parsed.append((DAYS.index(day), start, length))
+    return parsed
 
 
-def site_calendar(site: Mapping[str, Any]) -> SiteCalendar:
-    return SiteCalendar(site)
+def _window_hit(windows: list[tuple[int, int, int]], local: dt.datetime) -> bool:
+    """Whether a local wall-clock time lies in one of the windows (no windows: always)."""
+    if not windows:
+        return True
+    minute = local.hour * 60 + local.minute
+    for weekday, start, length in windows:
+        # a window may have started today or (crossing midnight) yesterday
+        for back in (0, 1):
+            if (local.weekday() - back) % 7 != weekday:
+                continue
+            offset = minute + back * 24 * 60 - start
+            if 0 <= offset < length:
+                return True
+    return False
 
 
-def check_disruptive(site: Mapping[str, Any], now: Any = None, force_reason: str | None = None) -> dict[str, Any]:
+def site_calendar(site: Mapping[str, Any], device: Mapping[str, Any] | None = None) -> SiteCalendar:
+    return SiteCalendar(site, device)
+
+
+def check_disruptive(site: Mapping[str, Any], now: Any = None, force_reason: str | None = None,
+                     device: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The guard every disruptive module calls before it acts.
 
     Returns the explanation with ``allowed``; ``allowed`` is True in
     maintenance time, or when a technician forces it with a reason (which the
-    caller must record).
+    caller must record). With ``device`` (a server's ``praxis_device``), the
+    server's own ``maintenance_windows`` must allow it too.
     """
-    calendar = SiteCalendar(site)
+    calendar = SiteCalendar(site, device)
     when = now if now not in (None, "") else dt.datetime.now(dt.timezone.utc)
     info = calendar.explain(when)
     forced = bool(force_reason and str(force_reason).strip())
@@ -533,5 +558,6 @@ def check_disruptive(site: Mapping[str, Any], now: Any = None, force_reason: str
 def refusal_message(info: Mapping[str, Any], action: str) -> str:
     window = info.get("next_window")
     nxt = f"; next maintenance window {window['start']} to {window['end']}" if window else ""
-    return (f"{action} refused for site {info['site']} at {info['now']}: {info['reason']}{nxt}. "
+    device = f" ({info['device']})" if info.get("device") else ""
+    return (f"{action} refused for site {info['site']}{device} at {info['now']}: {info['reason']}{nxt}. "
             "Set praxis_force_reason to override (the reason is logged).")

@@ -189,6 +189,28 @@ def release_date(title: str, first_seen: dt.date) -> tuple[dt.date, str]:
     return first_seen, "first_seen"
 
 
+# Windows Update names the classifications in the language of the account the search runs
+# as (ICategory.Name); the German names as Windows Update and WSUS show them, mapped to the
+# English names the policy and win_updates' category_names use.
+CATEGORY_NAMES = {
+    "Sicherheitsupdates": "Security Updates",
+    "Kritische Updates": "Critical Updates",
+    "Updaterollups": "Update Rollups",
+    "Definitionsupdates": "Definition Updates",
+    "Treiber": "Drivers",
+    "Feature Packs": "Feature Packs",
+    "Service Packs": "Service Packs",
+    "Tools": "Tools",
+    "Updates": "Updates",
+    "Upgrades": "Upgrades",
+    "Entwicklerkits": "Developer Kits",
+}
+
+
+def canonical_category(name: str) -> str:
+    return CATEGORY_NAMES.get(name.strip(), name.strip())
+
+
 def severity_of(categories: Iterable[str]) -> str:
     """critical for Microsoft's "Critical Updates", important for "Security
     Updates" (win_updates does not return the MSRC rating), else moderate."""
@@ -221,6 +243,17 @@ def update_key(entry: Mapping[str, Any]) -> str:
     if len(kbs) == 1:
         return f"KB{kbs[0]}"
     return f"WU-{entry['id']}"
+
+
+def accept_pattern(key: str, title: str) -> str:
+    """The win_updates ``accept_list`` entry selecting exactly one update.
+    win_updates matches each entry as a case-insensitive .NET regex against
+    the title and the ``KB<number>`` ids of an update (never its id), so a
+    KB key is anchored (``KB890830`` would also match ``KB8908301``) and an
+    update without a single KB number is selected by its whole title."""
+    if KB.match(key) and key.upper().startswith("KB"):
+        return f"^{key.upper()}$"
+    return "^" + re.escape(title) + "$"
 
 
 def _date(moment: dt.datetime, zone: Any) -> dt.date:
@@ -259,7 +292,7 @@ def normalize_updates(result: Mapping[str, Any], *, now: dt.datetime, zone: Any 
                 raise PatchError(f"{where}.id {ident!r} is not an update GUID")
             title = entry["title"]
             released, source = release_date(title, today)
-            categories = [str(c) for c in entry["categories"]]
+            categories = [canonical_category(str(c)) for c in entry["categories"]]
             entries.append({
                 "key": update_key(dict(entry, id=ident)), "kind": "microsoft", "id": ident,
                 "kb": ",".join(str(k) for k in entry["kb"]), "title": title, "categories": categories,
@@ -605,20 +638,22 @@ class PatchLedger:
         before a held one), ``remove_manual`` (held Microsoft updates already
         installed, which win_updates cannot take off), ``held``, ``waiting``
         ({key, release_due}), ``self_updating`` (reported, never installed),
-        ``reboot_pending`` (installed updates that wait for the host's reboot)."""
+        ``reboot_pending`` (installed updates that wait for the host's reboot),
+        ``accept_list`` (the win_updates patterns that select exactly ``updates``)."""
         zone = zone or _zone(None)
         pilot = host == pilot_host
         with self._write() as conn:
             self._advance(conn, site=site, pilot_host=pilot_host, now=now, pol=pol, zone=zone)
             holds = self._holds(conn, site, now)
             rows = conn.execute(
-                "SELECT d.key, d.state, d.previous_version, u.kind, u.package, u.version, u.released, "
+                "SELECT d.key, d.state, d.previous_version, u.kind, u.title, u.package, u.version, u.released, "
                 "r.released_at, r.pilot_installed_at FROM patch_devices d JOIN patch_updates u ON u.key = d.key "
                 "LEFT JOIN patch_rollouts r ON r.site = d.site AND r.key = d.key "
                 "WHERE d.site = ? AND d.host = ? ORDER BY d.key", (site, host)).fetchall()
         today = _date(now, zone)
         plan: dict[str, Any] = {"updates": [], "packages": [], "remove": [], "remove_manual": [], "held": [],
-                                "waiting": [], "self_updating": [], "reboot_pending": [], "pilot": pilot}
+                                "waiting": [], "self_updating": [], "reboot_pending": [], "accept_list": [],
+                                "pilot": pilot}
         self_updating = set(pol["third_party"]["self_updating"])
         best: dict[str, dict[str, Any]] = {}
         for row in rows:
@@ -657,6 +692,7 @@ class PatchLedger:
                     best[row["package"]] = {"name": row["package"], "version": row["version"], "key": key}
             else:
                 plan["updates"].append(key)
+                plan["accept_list"].append(accept_pattern(key, row["title"]))
         plan["packages"] = [best[name] for name in sorted(best)]
         return plan
 
@@ -1001,30 +1037,27 @@ def install_window(site: Mapping[str, Any], device: Mapping[str, Any] | None, no
                    force_reason: str | None = None) -> dict[str, Any]:
     """May the install job install and reboot on this host now?
 
-    The site's calendar (a server with its own ``maintenance_windows``: those
-    and the site's maintenance time together). ``allowed``: maintenance time,
-    or forced with a reason; ``reboot``: the window lasts at least
-    ``reboot_minutes`` more (else a needed reboot is deferred to the next
-    window, ``reboot_deferred_to``); ``next_window`` and ``reason`` for the
-    refusal."""
-    from ansible.module_utils.praxis_calendar import device_calendar
+    The service calendar's guard (``praxis_calendar.check_disruptive``; a
+    server with its own ``maintenance_windows``: those within the site's
+    maintenance time). ``allowed``: maintenance time, or forced with a
+    reason; ``reboot``: the window lasts at least ``reboot_minutes`` more
+    (else a needed reboot waits for the next window, ``reboot_deferred_to``);
+    ``next_window`` and ``reason`` explain a refusal."""
+    from ansible.module_utils.praxis_calendar import check_disruptive, site_calendar
 
-    calendar = device_calendar(site, device)
     moment = parse_timestamp(now if now not in (None, "") else dt.datetime.now(dt.timezone.utc), "now")
-    info = calendar.explain(moment)
-    forced = bool(force_reason and str(force_reason).strip()) and not info["maintenance_time"]
-    info["forced"] = forced
-    info["force_reason"] = str(force_reason).strip() if forced else None
-    info["allowed"] = info["maintenance_time"] or forced
-    budget = dt.timedelta(minutes=pol["reboot_minutes"])
+    device = device if (device or {}).get("maintenance_windows") else None
+    info = check_disruptive(site, moment, force_reason, device)
+    info["window_end"] = None
+    info["reboot_deferred_to"] = None
     if info["maintenance_time"]:
-        end = parse_timestamp(info["next_window"]["end"]) if info["next_window"] else None
-        info["window_end"] = info["next_window"]["end"] if info["next_window"] else None
-        info["reboot"] = end is None or end - moment >= budget
+        window = info["next_window"]
+        end = parse_timestamp(window["end"]) if window else None
+        info["window_end"] = window["end"] if window else None
+        info["reboot"] = end is None or end - moment >= dt.timedelta(minutes=pol["reboot_minutes"])
         if not info["reboot"]:
-            following = calendar.next_maintenance_window(end + dt.timedelta(minutes=1)) if end else None
+            following = site_calendar(site, device).next_maintenance_window(end + dt.timedelta(minutes=1))
             info["reboot_deferred_to"] = following[0].isoformat() if following else None
     else:
-        info["window_end"] = None
-        info["reboot"] = forced
+        info["reboot"] = info["forced"]
     return info

@@ -571,6 +571,16 @@ def _device_rules(role: str, index: int, device: dict) -> list[str]:
         else:
             what = f"os {device.get('os')} computers are not Windows (never WinRM)"
         problems.append(f"{where}.port: port {port} is the {spoken.upper()} port, but {what}")
+    if "maintenance_windows" in device:
+        if role != "servers":
+            noun = ROLE_SINGULAR[role].replace("_", " ").replace("nas", "NAS")
+            article = "an" if noun[0] in "aeiouAEIOU" else "a"
+            problems.append(f"{where}.maintenance_windows: only servers have maintenance windows of their own; "
+                            f"{article} {noun} follows the site's maintenance_windows "
+                            "(remove it here, or list the computer under devices.servers)")
+        elif device.get("os", "windows") != "windows":
+            problems.append(f"{where}.maintenance_windows: os {device['os']} computers are never patched or "
+                            "rebooted by praxisops, so their own windows would do nothing")
     if role in NETWORK_ROLES:
         vendor = device["vendor"]
         if role not in VENDOR_ROLES[vendor]:
@@ -723,6 +733,28 @@ def _site_rules(site: dict) -> list[str]:
         SiteCalendar(site)
     except CalendarError as exc:
         problems.append(str(exc).replace(f"site {site.get('id')}: ", ""))
+    else:
+        problems.extend(_server_window_rules(site))
+    return problems
+
+
+def _server_window_rules(site: dict) -> list[str]:
+    """A server's own maintenance windows narrow the site's maintenance time;
+    windows that never meet it would keep the server from ever rebooting."""
+    problems = []
+    for index, device in enumerate((site.get("devices") or {}).get("servers") or []):
+        if not device.get("maintenance_windows") or device.get("os", "windows") != "windows":
+            continue
+        where = f"devices.servers[{index}].maintenance_windows"
+        try:
+            calendar = SiteCalendar(site, device)
+        except CalendarError as exc:
+            problems.append(f"{where}: {str(exc).split('maintenance_windows', 1)[-1].lstrip(': ')}")
+            continue
+        if calendar.weekly_maintenance_minutes() == 0:
+            problems.append(f"{where}: never meets the practice's maintenance time (outside business hours and "
+                            "Mon-Fri 08:00-17:00, inside the site's maintenance_windows): the server could never "
+                            "install updates or reboot")
     return problems
 
 
@@ -862,6 +894,7 @@ def resolved_site(site: dict) -> dict:
     result = {key: value for key, value in site.items() if not key.startswith(("_", "x-"))}
     for key, value in calendar_defaults.items():
         result.setdefault(key, value)
+    result.setdefault("patching", {})  # the provider's praxis_patch_policy applies unchanged
     result["file"] = site.get("_file")
     result["group"] = "site_" + group_name(site["id"])
     for contact in result.get("contacts", []):
@@ -884,7 +917,7 @@ def site_hosts(site: dict) -> list[dict]:
                 "credentials": device["credentials"],
             }
             for key in ("port", "model", "vendor", "validate_certs", "ca_path", "tls_fingerprint", "vlans", "uplink",
-                        "notes", "thresholds"):
+                        "notes", "thresholds", "maintenance_windows"):
                 if key in device:
                     info[key] = device[key]
             if role in NETWORK_ROLES:

@@ -107,3 +107,30 @@ def test_windows_port_and_merge_keys_reach_the_host(tmp_path):
     assert hostvars["huber-ws03"]["ansible_port"] == 15986
     assert hostvars["huber-ws03"]["praxis_device"]["model"] == "OptiPlex 7010"
     assert hostvars["huber-ws01"]["ansible_port"] == 5986   # the group default
+
+
+def test_patching_and_a_servers_own_windows_reach_the_hosts(tmp_path):
+    env = _env_with(tmp_path)
+    schmidt = yaml.safe_load((env / "sites" / "schmidt.yml").read_text())
+    windows = [{"days": ["wed"], "start": "23:00", "end": "02:00"}]
+    schmidt["devices"]["servers"][0]["maintenance_windows"] = windows
+    schmidt["patching"] = {"pilot_delay_days": 3, "servers": {"own_ring": True},
+                           "third_party": {"packages": ["7zip", "vlc"]}}
+    (env / "sites" / "schmidt.yml").write_text(yaml.safe_dump(schmidt, allow_unicode=True))
+    hostvars = inventory_json(str(env / "praxisops.yml"))["_meta"]["hostvars"]
+    assert hostvars["schmidt-srv01"]["praxis_device"]["maintenance_windows"] == windows
+    assert hostvars["schmidt-empfang"]["praxis_site"]["patching"] == schmidt["patching"]
+    assert "maintenance_windows" not in hostvars["schmidt-empfang"]["praxis_device"]
+    assert hostvars["huber-ws01"]["praxis_site"]["patching"] == {}
+
+
+def test_own_windows_on_a_workplace_fail_the_inventory(tmp_path):
+    env = _env_with(tmp_path)
+    schmidt = yaml.safe_load((env / "sites" / "schmidt.yml").read_text())
+    schmidt["devices"]["workplaces"][0]["maintenance_windows"] = [{"days": ["sat"], "start": "06:00",
+                                                                  "end": "09:00"}]
+    (env / "sites" / "schmidt.yml").write_text(yaml.safe_dump(schmidt, allow_unicode=True))
+    result = ansible("ansible-inventory", "-i", str(env / "praxisops.yml"), "--list")
+    assert result.returncode != 0
+    assert ("sites/schmidt.yml: devices.workplaces[0].maintenance_windows: only servers have maintenance windows "
+            "of their own") in result.stdout + result.stderr

@@ -353,3 +353,58 @@ def test_fall_back_window_over_the_repeated_hour_is_longer():
     start, end = calendar.next_maintenance_window("2026-10-24T12:00:00+02:00")
     assert (start.isoformat(), end.isoformat()) == ("2026-10-25T02:00:00+02:00", "2026-10-25T03:00:00+01:00")
     assert elapsed(start, end) == dt.timedelta(hours=2)
+
+
+# -- a server's own maintenance windows narrow the site's ------------------------------
+# BERLIN_NIGHTS: Mon-Fri 22:00-05:00 and Sat 07:00-12:00; the server only Wed 23:00-02:00
+SERVER = {"name": "srv01", "role": "server", "maintenance_windows": [
+    {"days": ["wed"], "start": "23:00", "end": "02:00"}]}
+
+
+WED = {"start": "2026-11-25T23:00:00+01:00", "end": "2026-11-26T02:00:00+01:00"}
+NEXT_WED = {"start": "2026-12-02T23:00:00+01:00", "end": "2026-12-03T02:00:00+01:00"}
+
+
+@pytest.mark.parametrize(("instant", "site_allows", "server_allows", "window"), [
+    ("2026-11-24T23:30:00+01:00", True, False, WED),      # Tue night: the site's window, not the server's
+    ("2026-11-25T23:30:00+01:00", True, True, WED),       # Wed night: both
+    ("2026-11-26T01:59:00+01:00", True, True, WED),       # the server's window crosses midnight
+    ("2026-11-26T02:00:00+01:00", True, False, NEXT_WED),  # ... and ends at 02:00
+    ("2026-11-28T08:00:00+01:00", True, False, NEXT_WED),  # Saturday morning: the site's only
+    ("2026-11-25T12:00:00+01:00", False, False, WED),     # business hours: never
+])
+def test_server_windows_and_the_sites_maintenance_time_must_both_allow(instant, site_allows, server_allows, window):
+    assert check_disruptive(BERLIN_NIGHTS, instant)["allowed"] is site_allows
+    info = check_disruptive(BERLIN_NIGHTS, instant, device=SERVER)
+    assert info["allowed"] is server_allows
+    assert info["device"] == "srv01"
+    assert info["next_window"] == window
+    if site_allows and not server_allows:
+        assert info["reason"] == "outside the maintenance windows of srv01 (its own, within the practice's)"
+        message = refusal_message(info, "reboot")
+        assert message.startswith("reboot refused for site wagner (srv01) at ")
+
+
+def test_device_without_own_windows_changes_nothing():
+    for instant in ("2026-11-24T23:30:00+01:00", "2026-11-24T10:00:00+01:00"):
+        plain = check_disruptive(BERLIN_NIGHTS, instant)
+        with_device = check_disruptive(BERLIN_NIGHTS, instant, device={"name": "fw01", "role": "firewall"})
+        assert with_device["allowed"] is plain["allowed"]
+        assert with_device["next_window"] == plain["next_window"]
+
+
+def test_server_windows_are_checked_like_the_sites():
+    with pytest.raises(CalendarError) as info:
+        SiteCalendar(BERLIN_NIGHTS, {"name": "srv01", "maintenance_windows": [{"days": ["wed"], "start": "25:00",
+                                                                              "end": "02:00"}]})
+    assert "device srv01: maintenance_windows[0].start" in str(info.value)
+    with pytest.raises(CalendarError) as info:
+        SiteCalendar(BERLIN_NIGHTS, {"name": "srv01", "maintenance_windows": {"days": ["wed"]}})
+    assert "device srv01: maintenance_windows must be a list" in str(info.value)
+
+
+def test_weekly_maintenance_minutes():
+    assert SiteCalendar(BERLIN_NIGHTS).weekly_maintenance_minutes() == 5 * 7 * 60 + 5 * 60
+    assert SiteCalendar(BERLIN_NIGHTS, SERVER).weekly_maintenance_minutes() == 3 * 60
+    never = {"name": "srv02", "maintenance_windows": [{"days": ["sun"], "start": "12:00", "end": "13:00"}]}
+    assert SiteCalendar(BERLIN_NIGHTS, never).weekly_maintenance_minutes() == 0

@@ -526,3 +526,53 @@ def test_hold_and_release_need_who_and_why(tmp_path):
         ledger.release(site="weber", key="KB5046633", by="tech", reason="x", now=now)
     with pytest.raises(pp.PatchError, match="no open hold"):
         ledger.lift(key="KB5046633", site="weber", by="tech", reason="x", now=now)
+
+
+# -- the recorded module results (tests/fixtures/windows) -------------------------------------------------
+def fixture(name: str) -> dict:
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent.parent / "fixtures" / "windows" / f"{name}.json").read_text("utf-8"))
+    data.pop("_source", None)
+    return data
+
+
+def test_recorded_german_search_keeps_the_security_updates_and_the_msrt_in_scope():
+    now = local("2026-11-10T21:00")
+    updates = pp.normalize_updates(fixture("updates_search_de"), now=now, zone=BERLIN)
+    scoped = sorted(u["key"] for u in updates if pp.in_scope(u, POLICY))
+    assert scoped == ["KB5045935", "KB5046633", "KB890830"]
+    driver = next(u for u in updates if u["title"].startswith("Intel"))
+    assert driver["key"].startswith("WU-") and not pp.in_scope(driver, POLICY)
+
+
+def test_german_category_names_count_like_the_english_ones():
+    entry = update(LCU, "2026-11 Kumulatives Update (KB5046633)", "5046633", ["Sicherheitsupdates", "Windows 11"])
+    normalized = pp.normalize_updates(search(entry), now=local("2026-11-10T21:00"))[0]
+    assert normalized["categories"] == ["Security Updates", "Windows 11"]
+    assert normalized["severity"] == "important" and pp.in_scope(normalized, POLICY)
+
+
+def test_accept_list_selects_exactly_the_planned_updates():
+    assert pp.accept_pattern("KB890830", "Windows-Tool ... (KB890830)") == "^KB890830$"
+    pattern = pp.accept_pattern(f"WU-{LCU}", "Intel Corporation - Display - 31.0.101.5590")
+    import re
+    assert re.fullmatch(pattern, "Intel Corporation - Display - 31.0.101.5590")
+    assert not re.search(pattern, "Intel Corporation - Display - 31.0.101.5591")
+    assert not re.search("^KB890830$", "KB8908301")
+
+
+def test_recorded_failed_install_keeps_the_hresult_and_the_others_wait_for_the_reboot(tmp_path):
+    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+    now = local("2026-11-10T22:00")
+    ledger.record_check(site="weber", host=PILOT, role="workplace", pilot_host=PILOT,
+                        updates=pp.normalize_updates(fixture("updates_search_de"), now=now), packages=None, now=now,
+                        pol=POLICY)
+    plan = ledger.plan(site="weber", host=PILOT, role="workplace", pilot_host=PILOT, now=now, pol=POLICY)
+    assert plan["accept_list"] == ["^KB5045935$", "^KB5046633$", "^KB890830$"]
+    outcome = ledger.record_install(site="weber", host=PILOT, pilot_host=PILOT, planned=plan,
+                                    result=fixture("updates_install_failed"), packages=[], now=now)
+    assert outcome == {"installed": [], "pending_reboot": ["KB5045935", "KB890830"], "failed": ["KB5046633"]}
+    row = states(ledger, PILOT)["KB5046633"]
+    assert row["error_code"] == "0x80240020" and "WU_E_NO_INTERACTIVE_USER" in row["error"]

@@ -485,6 +485,21 @@ devices:
          validate_certs: false, tls_fingerprint: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]
   workplaces: [{name: ws01, address: 10.8.0.21, vendor: Dell, model: OptiPlex, credentials: vault_voll_win,
                 uplink: sw01}]
+  servers: [{name: srv01, address: 10.8.0.10, credentials: vault_voll_win,
+             maintenance_windows: [{days: [sat], start: "08:00", end: "10:00"}]}]
+patching:
+  pilot_delay_days: 3
+  categories: [Security Updates, Critical Updates]
+  servers: {own_ring: true, delay_days: 14}
+  reboot_minutes: 45
+  install_retries: 1
+  overdue_days: 21
+  sla: [{days: 7, percent: 90}, {days: 21, percent: 99.5}]
+  third_party:
+    enabled: true
+    source: https://choco.dienstleister.example/api/v2/
+    packages: [7zip, googlechrome, libreoffice-fresh]
+    self_updating: [googlechrome]
 """
 
 
@@ -605,3 +620,134 @@ def test_tls_fingerprint_pins_a_device_and_a_bad_one_is_named(tmp_path):
     write(tmp_path, "mueller.yml", bad)
     problems = problems_of(tmp_path)
     assert any("devices.firewalls[0].tls_fingerprint" in p for p in problems), problems
+
+
+# -- patching (WP-08/09/10) and a server's own maintenance windows ------------------------
+SERVER = {"name": "srv01", "address": "192.168.50.10", "credentials": "vault_mueller_win"}
+SATURDAY = [{"days": ["sat"], "start": "06:00", "end": "09:00"}]
+
+
+def test_patching_and_server_windows_reach_the_inventory(tmp_path):
+    data = minimal()
+    data["maintenance_windows"] = [{"days": ["fri", "sat"], "start": "20:00", "end": "10:00"}]
+    data["devices"]["servers"] = [dict(SERVER, maintenance_windows=SATURDAY)]
+    data["patching"] = {"pilot_delay_days": 0, "servers": {"own_ring": True},
+                        "third_party": {"source": None, "packages": ["7zip", "vlc"], "self_updating": []}}
+    write(tmp_path, "mueller.yml", data)
+    (site,) = load_sites(tmp_path)
+    assert resolved_site(site)["patching"] == data["patching"]
+    devices = {h["host"]: h["device"] for h in site_hosts(site)}
+    assert devices["mueller-srv01"]["maintenance_windows"] == SATURDAY
+    assert "maintenance_windows" not in devices["mueller-ws01"]
+
+
+def test_site_without_patching_gets_an_empty_override(tmp_path):
+    write(tmp_path, "mueller.yml", minimal())
+    (site,) = load_sites(tmp_path)
+    assert resolved_site(site)["patching"] == {}
+
+
+def patching(**values):
+    return mutate(lambda d: d.update(patching=values))
+
+
+PATCHING_CASES = [
+    ("delay negative", patching(pilot_delay_days=-1), "patching.pilot_delay_days: -1 is out of range (minimum 0)"),
+    ("delay too long", patching(pilot_delay_days=61), "patching.pilot_delay_days: 61 is out of range (maximum 60)"),
+    ("delay as text", patching(pilot_delay_days="7"), "patching.pilot_delay_days: expected integer, got str '7'"),
+    ("delay fractional", patching(pilot_delay_days=1.5), "patching.pilot_delay_days: expected integer, got float"),
+    ("unknown category", patching(categories=["Security Update"]),
+     "patching.categories[0]: 'Security Update' is not one of: Application"),
+    ("no category", patching(categories=[]), "patching.categories: [] is too short"),
+    ("category twice", patching(categories=["Updates", "Updates"]), "patching.categories: ['Updates', 'Updates'] "
+     "lists an entry twice"),
+    ("server ring not a bool", patching(servers={"own_ring": "yes"}),
+     "patching.servers.own_ring: expected boolean, got str 'yes'"),
+    ("server delay too long", patching(servers={"delay_days": 90}),
+     "patching.servers.delay_days: 90 is out of range (maximum 60)"),
+    ("typo in servers", patching(servers={"delay": 3}),
+     "patching.servers.delay: unknown field 'delay' (did you mean 'delay_days'?)"),
+    ("reboot too short", patching(reboot_minutes=4), "patching.reboot_minutes: 4 is out of range (minimum 5)"),
+    ("reboot too long", patching(reboot_minutes=241), "patching.reboot_minutes: 241 is out of range (maximum 240)"),
+    ("retries", patching(install_retries=6), "patching.install_retries: 6 is out of range (maximum 5)"),
+    ("overdue zero", patching(overdue_days=0), "patching.overdue_days: 0 is out of range (minimum 1)"),
+    ("overdue too long", patching(overdue_days=91), "patching.overdue_days: 91 is out of range (maximum 90)"),
+    ("sla over 100", patching(sla=[{"days": 7, "percent": 101}]),
+     "patching.sla[0].percent: 101 is out of range (maximum 100)"),
+    ("sla zero percent", patching(sla=[{"days": 7, "percent": 0}]), "patching.sla[0].percent: 0"),
+    ("sla without days", patching(sla=[{"percent": 95}]), "patching.sla[0].days: required field is missing"),
+    ("sla empty", patching(sla=[]), "patching.sla: [] is too short"),
+    ("third party switch as text", patching(third_party={"enabled": "no"}),
+     "patching.third_party.enabled: expected boolean, got str 'no'"),
+    ("package id with blank", patching(third_party={"packages": ["notepad plus plus"]}),
+     "patching.third_party.packages[0]: 'notepad plus plus' does not match"),
+    ("self-updating id", patching(third_party={"self_updating": ["google chrome"]}),
+     "patching.third_party.self_updating[0]: 'google chrome' does not match"),
+    ("source empty", patching(third_party={"source": ""}), "patching.third_party.source: '' is too short"),
+    ("source with a line break", patching(third_party={"source": "intern\nal"}),
+     "patching.third_party.source: 'intern\\nal' does not match"),
+    ("unknown patching key", patching(pilot_delay=7),
+     "patching.pilot_delay: unknown field 'pilot_delay' (did you mean 'pilot_delay_days'?)"),
+    ("patching not a mapping", mutate(lambda d: d.update(patching=[7])), "patching: expected object, got list"),
+]
+
+
+@pytest.mark.parametrize(("case", "data", "message"), PATCHING_CASES, ids=[c[0] for c in PATCHING_CASES])
+def test_bad_patching_values_name_the_field(tmp_path, case, data, message):
+    write(tmp_path, "bad.yml", data)
+    problems = problems_of(tmp_path)
+    assert any(p.startswith(f"{tmp_path.name}/bad.yml: ") and message in p for p in problems), problems
+
+
+OWN_WINDOW_CASES = [
+    ("on a workplace", device("workplaces", 0, maintenance_windows=SATURDAY),
+     "devices.workplaces[0].maintenance_windows: only servers have maintenance windows of their own; "
+     "a workplace follows the site's maintenance_windows"),
+    ("on a firewall", device("firewalls", 0, maintenance_windows=SATURDAY),
+     "devices.firewalls[0].maintenance_windows: only servers have maintenance windows of their own; "
+     "a firewall follows the site's"),
+    ("on an access point", device("access_points", 0, maintenance_windows=SATURDAY, vendor="lancom",
+                                  **dict(SWITCH, name="ap01")),
+     "devices.access_points[0].maintenance_windows: only servers have maintenance windows of their own; "
+     "an access point follows"),
+    ("on a NAS", device("nas", 0, maintenance_windows=SATURDAY, vendor="synology", **dict(SWITCH, name="nas01")),
+     "devices.nas[0].maintenance_windows: only servers have maintenance windows of their own; a NAS follows"),
+    ("on a Linux server", device("servers", 0, os="linux", maintenance_windows=SATURDAY, **SERVER),
+     "devices.servers[0].maintenance_windows: os linux computers are never patched or rebooted"),
+    ("server window in working hours", device("servers", 0, maintenance_windows=[
+        {"days": ["mon", "tue"], "start": "09:00", "end": "12:00"}], **SERVER),
+     "devices.servers[0].maintenance_windows: never meets the practice's maintenance time"),
+    ("server window beside the site's", mutate(lambda d: (
+        d.update(maintenance_windows=[{"days": ["sat"], "start": "20:00", "end": "23:00"}]),
+        d["devices"].update(servers=[dict(SERVER, maintenance_windows=SATURDAY)]))),
+     "devices.servers[0].maintenance_windows: never meets the practice's maintenance time"),
+    ("bad time", device("servers", 0, maintenance_windows=[{"days": ["sat"], "start": "6:00", "end": "09:00"}],
+                        **SERVER),
+     "devices.servers[0].maintenance_windows[0].start: '6:00' must be a time HH:MM"),
+    ("no day", device("servers", 0, maintenance_windows=[{"days": [], "start": "06:00", "end": "09:00"}], **SERVER),
+     "devices.servers[0].maintenance_windows[0].days: [] is too short"),
+    ("unknown day", device("servers", 0, maintenance_windows=[{"days": ["sa"], "start": "06:00", "end": "09:00"}],
+                           **SERVER),
+     "devices.servers[0].maintenance_windows[0].days[0]: 'sa' is not one of: mon"),
+    ("missing end", device("servers", 0, maintenance_windows=[{"days": ["sat"], "start": "06:00"}], **SERVER),
+     "devices.servers[0].maintenance_windows[0].end: required field is missing"),
+    ("typo in window", device("servers", 0, maintenance_windows=[
+        {"days": ["sat"], "start": "06:00", "ende": "09:00"}], **SERVER),
+     "devices.servers[0].maintenance_windows[0].ende: unknown field 'ende' (did you mean 'end'?)"),
+]
+
+
+@pytest.mark.parametrize(("case", "data", "message"), OWN_WINDOW_CASES, ids=[c[0] for c in OWN_WINDOW_CASES])
+def test_own_maintenance_windows_only_on_windows_servers_that_can_use_them(tmp_path, case, data, message):
+    write(tmp_path, "bad.yml", data)
+    problems = problems_of(tmp_path)
+    assert any(p.startswith(f"{tmp_path.name}/bad.yml: ") and message in p for p in problems), problems
+
+
+def test_server_window_crossing_midnight_into_the_site_window_is_accepted(tmp_path):
+    data = minimal()
+    data["maintenance_windows"] = [{"days": ["sun"], "start": "00:00", "end": "04:00"}]
+    data["devices"]["servers"] = [dict(SERVER, maintenance_windows=[
+        {"days": ["sat"], "start": "23:00", "end": "01:00"}])]
+    write(tmp_path, "mueller.yml", data)
+    assert load_sites(tmp_path)
