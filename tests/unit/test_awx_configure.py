@@ -149,3 +149,26 @@ def test_schedules_are_in_berlin_time_and_name_templates():
         assert schedule["template"] in ids
     for template in config["praxis_awx_templates"]:
         assert (ROOT / template["playbook"]).name.endswith(".yml")
+
+
+def test_every_template_playbook_honours_the_practice_of_the_survey():
+    """The survey's praxis_practice limits every play of the job to that practice."""
+    config = yaml.safe_load((ROOT / "inventories" / "awx" / "awx.yml").read_text())
+    for template in config["praxis_awx_templates"]:
+        path = ROOT / template["playbook"]
+        if not path.exists():  # playbooks/patch.yml arrives with patch management
+            continue
+        for play in yaml.safe_load(path.read_text()):
+            assert "praxis_practice" in str(play.get("hosts")), f"{template['playbook']}: {play.get('name')}"
+
+
+@pytest.mark.parametrize("practice", ["huber", ""])
+def test_practice_limits_the_hosts(practice):
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "--list-hosts", "playbooks/nightly.yml",
+               "-e", f"praxis_practice={practice}"]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr
+    hosts = {line.strip() for line in result.stdout.splitlines() if line.startswith("      ")}
+    assert hosts and any(host.startswith("huber-") for host in hosts)
+    assert all(host.startswith("huber-") for host in hosts) == bool(practice), sorted(hosts)
