@@ -281,7 +281,7 @@ class ActionModule(PraxisAction):
                           installed=[], pending_reboot=[], failed_updates=[],
                           msg=f"{host}: would install {', '.join(would_install) or 'nothing'}")
             if warnings:
-                result["warnings"] = warnings
+                result["warnings"] = result["praxis_warnings"] = warnings
             return result
 
         retries = pol["install_retries"]
@@ -362,6 +362,7 @@ class ActionModule(PraxisAction):
         self.fail_on(result, args)
         if warnings:
             result["warnings"] = warnings
+            result["praxis_warnings"] = warnings     # listed per practice by the run summary
         return result
 
     def programs(self, args: dict[str, Any], task_vars: dict[str, Any], context: dict[str, Any],

@@ -325,7 +325,7 @@ def test_install_outside_maintenance_time_is_refused_naming_the_next_window(prac
     result, log = practice.run("nightly.yml", CHECK_DAY0)
     assert result.returncode == 0, log
     before = practice.snapshot()["patch_devices"]
-    result, log = practice.run("patch.yml", "2026-11-11T10:00:00+01:00")      # Wednesday morning
+    result, log = practice.run("patch.yml", "2026-11-11T10:00:00+01:00", "-v")      # Wednesday morning
     assert result.returncode == 0, log
     assert ("installing updates on weber-ws01 refused for site weber at 2026-11-11T10:00:00+01:00: business hours "
             "of the practice; next maintenance window 2026-11-11T19:00:00+01:00") in log
@@ -343,9 +343,11 @@ def test_forced_install_outside_maintenance_time_says_why(practice):
     result, log = practice.run("nightly.yml", CHECK_DAY0)
     assert result.returncode == 0, log
     result, log = practice.run("patch.yml", "2026-11-11T10:00:00+01:00", "-l", PILOT, "-e",
-                               "praxis_force_reason=Notfall-Patch nach Sicherheitswarnung")
+                               json.dumps({"praxis_force_reason": "Notfall-Patch nach Sicherheitswarnung"}))
     assert result.returncode == 0, log
-    assert "reason given: Notfall-Patch nach Sicherheitswarnung" in log
+    # a warning, and in the run summary of the practice
+    assert ("weber: weber-ws01 warning: weber-ws01: updates installed outside maintenance time (business hours of "
+            "the practice); reason given: Notfall-Patch nach Sicherheitswarnung") in log
     assert practice.states(PILOT)[LCU] == "installed"
 
 
