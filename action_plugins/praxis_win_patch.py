@@ -100,7 +100,29 @@ INSTALL_CHECKS = [check for check in praxis_patch.CHECKS if check != "patch.chec
 
 
 class Dropped(Exception):
-    """The connection to the host dropped on every attempt."""
+    """The connection to the host dropped on every attempt; ``result`` holds
+    what the attempts reported before they lost it (win_updates returns the
+    updates it saw with ``unreachable``), or None."""
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def merge_updates(seen: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    """win_updates results of several attempts as one: an update installed by
+    an earlier attempt stays installed (the next attempt skips it)."""
+    if not isinstance(result.get("updates"), dict):
+        return seen or {}
+    merged = dict(seen or {})
+    updates = dict(merged.get("updates") or {})
+    for ident, entry in result["updates"].items():
+        if not (isinstance(updates.get(ident), dict) and updates[ident].get("installed")):
+            updates[ident] = entry
+    merged.update({key: value for key, value in result.items() if key != "updates"})
+    merged["updates"] = updates
+    merged["reboot_required"] = bool((seen or {}).get("reboot_required")) or bool(result.get("reboot_required"))
+    return merged
 
 
 def failure_text(result: dict[str, Any]) -> str:
@@ -162,18 +184,27 @@ class ActionModule(PraxisAction):
         most ``retries`` more times). Returns the result and the retries used;
         raises ``Dropped`` when every attempt lost the connection."""
         lost = ""
+        seen: dict[str, Any] = {}
         for number in range(retries + 1):
             try:
                 result = self.run_plugin(name, module_args, task_vars)
             except AnsibleConnectionFailure as exc:
                 lost = str(exc) or type(exc).__name__
                 continue
+            seen = merge_updates(seen, result)
             if result.get("unreachable"):
                 lost = failure_text(result)
                 continue
+            if seen and number:
+                # what earlier attempts installed before they lost the connection counts too
+                result = dict(result, updates=seen["updates"], reboot_required=seen["reboot_required"])
             return result, number
+        partial = dict(seen) if seen else None
+        if partial:
+            partial.pop("unreachable", None)
+            partial.pop("failed", None)
         raise Dropped(f"connection to the host lost during {name} ({retries + 1} attempts, "
-                      f"{retries} retries): {lost}"[:500])
+                      f"{retries} retries): {lost}"[:500], partial)
 
     # -- the nightly check --------------------------------------------------------------------------
     def check(self, ledger: praxis_patch.PatchLedger, context: dict[str, Any], args: dict[str, Any],
@@ -309,6 +340,7 @@ class ActionModule(PraxisAction):
                 update_result, used_retries = self.attempt(args["updates_module"], module_args, task_vars, retries)
             except Dropped as exc:
                 lost = str(exc)
+                update_result = exc.result     # what was seen installed before the connection was lost
             else:
                 if update_result.get("failed") and "updates" not in update_result:
                     # no per-update outcome: every planned update counts as failed (never as success)

@@ -98,3 +98,33 @@ def test_a_bad_policy_is_refused_naming_the_field_before_the_host_is_touched():
     assert result["failed"] and "praxis_patch_policy.install_retries must be a whole number from 0 to 5" in \
         result["msg"]
     assert recorder.calls == []
+
+
+LCU = "3f2d1a70-6c43-4b61-9d3e-2f1c8a7b9e01"
+NET = "8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def entry(title: str, kb: str, installed: bool) -> dict:
+    return {"title": title, "kb": [kb], "installed": installed, "downloaded": True, "categories": ["Security Updates"]}
+
+
+def test_what_an_attempt_installed_before_the_connection_dropped_is_kept():
+    """win_updates reports the updates it saw with unreachable (ansible.windows action): one installed
+    before the drop is not offered to the retry, and must not be lost from the outcome."""
+    action, _recorder = action_with(Loader({}))
+    first = {"unreachable": True, "msg": "connection reset", "reboot_required": True,
+             "updates": {NET: dict(entry("2026-11 .NET (KB5045934)", "5045934", True), id=NET),
+                         LCU: dict(entry("2026-11 LCU (KB5046633)", "5046633", False), id=LCU)}}
+    second = {"changed": True, "reboot_required": False,
+              "updates": {LCU: dict(entry("2026-11 LCU (KB5046633)", "5046633", True), id=LCU)}}
+    answers = [first, second]
+    action.run_plugin = lambda name, args, task_vars: answers.pop(0)
+    result, retries = action.attempt("win_updates", {}, VARS, 2)
+    assert retries == 1 and result["reboot_required"] is True
+    assert {ident: e["installed"] for ident, e in result["updates"].items()} == {NET: True, LCU: True}
+    # every attempt dropped: the partial outcome goes with the error
+    answers[:] = [first, first]
+    with pytest.raises(PLUGIN.Dropped) as caught:
+        action.attempt("win_updates", {}, VARS, 1)
+    assert caught.value.result["updates"][NET]["installed"] is True
+    assert "unreachable" not in caught.value.result
