@@ -160,6 +160,28 @@ class PraxisAction(ActionBase):
     def check_mode(self) -> bool:
         return bool(self._task.check_mode)
 
+    # -- other modules and actions ------------------------------------------------------------------
+    def run_plugin(self, name: str, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """Run the module ``name`` with ``args`` for this host-task: through its
+        action plugin when it has one (``ansible.windows.win_updates`` and
+        ``win_reboot`` are action plugins that poll and reconnect), built as
+        ansible-core's own actions build a sub-action (a copy of the task with
+        ``args`` as its arguments, this task's connection, play context, loader
+        and templar), else as a module (``_execute_module``). A dropped
+        connection surfaces as the plugin's ``AnsibleConnectionFailure`` or a
+        result with ``unreachable``; the caller decides what that means."""
+        loader = self._shared_loader_obj.action_loader
+        collections = getattr(self._task, "collections", None)
+        short = name.rsplit(".", 1)[-1]
+        if short != "normal" and loader.has_plugin(name, collection_list=collections):
+            task = self._task.copy()
+            task.args = dict(args)
+            action = loader.get(name, task=task, connection=self._connection, play_context=self._play_context,
+                                loader=self._loader, templar=self._templar,
+                                shared_loader_obj=self._shared_loader_obj, collection_list=collections)
+            return dict(action.run(task_vars=task_vars) or {})
+        return dict(self._execute_module(module_name=name, module_args=dict(args), task_vars=task_vars) or {})
+
     # -- paths ------------------------------------------------------------------------------------
     def output_dir(self, task_vars: dict[str, Any]) -> str:
         """``praxis_output_dir``, else ``output/`` beside playbooks/."""
