@@ -34,7 +34,8 @@ everything that decides is ``praxis_patch``.
    is released and not held;
 3. a reboot still pending from an earlier window: win_reboot first, when the
    window leaves time for it;
-4. win_updates ``state: installed`` with the plan's keys as ``accept_list``,
+4. win_updates ``state: installed`` with the plan's ``accept_list`` (anchored patterns that select
+   exactly the planned updates: win_updates matches regexes against titles and KB ids),
    ``reboot`` when the window leaves ``reboot_minutes`` (else the updates that
    need a reboot stay ``pending_reboot`` and ``reboot_deferred_to`` names the
    next window); win_chocolatey per planned program (``state: upgrade``) and
@@ -333,8 +334,9 @@ class ActionModule(PraxisAction):
                 rebooted = True
         update_result = None
         used_retries = 0
+        lost_code = "connection"
         if planned["updates"] and not trouble:
-            module_args = {"state": "installed", "category_names": ["*"], "accept_list": list(planned["updates"]),
+            module_args = {"state": "installed", "category_names": ["*"], "accept_list": list(planned["accept_list"]),
                            "reboot": bool(window["reboot"]), "reboot_timeout": REBOOT_TIMEOUT}
             try:
                 update_result, used_retries = self.attempt(args["updates_module"], module_args, task_vars, retries)
@@ -345,6 +347,7 @@ class ActionModule(PraxisAction):
                 if update_result.get("failed") and "updates" not in update_result:
                     # no per-update outcome: every planned update counts as failed (never as success)
                     lost = f"{args['updates_module']} failed: {failure_text(update_result)}"
+                    lost_code = "win_updates"
                     update_result = None
         packages_done: list[dict[str, Any]] = []
         removed: list[str] = []
@@ -356,7 +359,7 @@ class ActionModule(PraxisAction):
         else:
             outcome = ledger.record_install(site=context["site_id"], host=host, pilot_host=context["pilot_host"],
                                             planned=planned, result=update_result, packages=packages_done,
-                                            now=now, connection_lost=lost, zone=zone)
+                                            now=now, connection_lost=lost, lost_code=lost_code, zone=zone)
         found = self.findings(ledger, context)
         status = worst(found)
         failed = bool(outcome["failed"] or trouble)

@@ -698,7 +698,8 @@ class PatchLedger:
 
     def record_install(self, *, site: str, host: str, pilot_host: str | None, planned: Mapping[str, Any],
                        result: Mapping[str, Any] | None, packages: list[Mapping[str, Any]], now: dt.datetime,
-                       connection_lost: str | None = None, zone: Any = None) -> dict[str, Any]:
+                       connection_lost: str | None = None, lost_code: str = "connection",
+                       zone: Any = None) -> dict[str, Any]:
         """Record what the install job did on one host.
 
         ``result`` is win_updates' install result (None when it was not run);
@@ -707,8 +708,9 @@ class PatchLedger:
         ``rebooted``); a failed one keeps its HRESULT. ``packages`` are the
         program installs ``{key, name, version, ok, msg, previous}``.
         ``connection_lost`` (the error after the retries) marks every planned
-        update whose outcome was not seen as failed: a lost connection is
-        never counted as success."""
+        update whose outcome was not seen as failed with ``lost_code``
+        (``connection``; ``win_updates`` when the module failed without a
+        result per update): a lost connection is never counted as success."""
         zone = zone or _zone(None)
         stamp = _iso(now)
         outcome: dict[str, list[str]] = {"installed": [], "pending_reboot": [], "failed": []}
@@ -740,7 +742,7 @@ class PatchLedger:
             if connection_lost:
                 for key in planned.get("updates", []):
                     if key not in seen:
-                        self._set(conn, site, host, key, "failed", stamp, error_code="connection",
+                        self._set(conn, site, host, key, "failed", stamp, error_code=lost_code,
                                   error=connection_lost[:500])
                         outcome["failed"].append(key)
                         self._log(conn, now, "install_failed", site=site, key=key, host=host,

@@ -57,6 +57,7 @@ INSTALL_DAY7 = "2026-11-17T21:00:00+01:00"
 STANDIN = '''
 import json
 import os
+import re
 
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
@@ -109,9 +110,12 @@ class ActionModule(ActionBase):
         if state["drops"] > 0:
             state["drops"] -= 1
             raise AnsibleConnectionFailure("winrm send_input failed; Connection reset by peer (os error 104)")
-        accept = set(args.get("accept_list") or [])
+        # as win_updates.ps1 (Test-InList): each entry a case-insensitive regex against the title and
+        # the update's KB<number> ids, never its id
+        accept = list(args.get("accept_list") or [])
         chosen = {ident: dict(entry, installed=True, downloaded=True) for ident, entry in offered.items()
-                  if ident in accept or any("KB" + kb in accept for kb in entry["kb"])}
+                  if any(re.search(pattern, text, re.IGNORECASE) for pattern in accept
+                         for text in [entry["title"]] + ["KB" + kb for kb in entry["kb"]])}
         needed = bool(chosen) and offer["reboot_required"]
         rebooted = needed and bool(args.get("reboot"))
         state["installed"] += sorted(chosen)
@@ -264,7 +268,7 @@ def test_the_pilot_installs_first_and_the_others_after_the_release(practice):
     assert pilot["installed"] == ["3f2d1a70-6c43-4b61-9d3e-2f1c8a7b9e01"] and pilot["reboots"] == 1
     assert pilot["packages"] == {"7zip": "24.09"}
     install = [c["args"] for c in practice.installs(PILOT) if c["module"] == "win_updates"]
-    assert install == [{"state": "installed", "category_names": ["*"], "accept_list": [LCU], "reboot": True,
+    assert install == [{"state": "installed", "category_names": ["*"], "accept_list": [f"^{LCU}$"], "reboot": True,
                         "reboot_timeout": 1200}]
     assert practice.states(PILOT) == {LCU: "installed", "pkg:7zip@24.09": "installed",
                                       "pkg:googlechrome@131.0.6778.86": "available"}

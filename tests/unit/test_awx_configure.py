@@ -162,10 +162,31 @@ def test_every_template_playbook_honours_the_practice_of_the_survey():
         while plays:
             play = plays.pop(0)
             imported = play.get("ansible.builtin.import_playbook") or play.get("import_playbook")
+            if imported == "practice.yml":      # the check of the practice itself, on localhost
+                continue
             if imported:
                 plays += yaml.safe_load((path.parent / imported).read_text())
                 continue
             assert "praxis_practice" in str(play.get("hosts")), f"{template['playbook']}: {play.get('name')}"
+
+
+def test_every_job_checks_the_practice_first():
+    config = yaml.safe_load((ROOT / "inventories" / "awx" / "awx.yml").read_text())
+    for template in config["praxis_awx_templates"]:
+        first = yaml.safe_load((ROOT / template["playbook"]).read_text())[0]
+        assert first.get("ansible.builtin.import_playbook") == "practice.yml", template["playbook"]
+
+
+@pytest.mark.parametrize(("practice", "ok"), [("huber", True), ("", True), ("hubert", False)])
+def test_a_practice_that_is_not_in_the_inventory_stops_the_job(practice, ok):
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/practice.yml",
+               "-e", f"praxis_practice={practice}"]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert (result.returncode == 0) == ok, result.stdout + result.stderr
+    if not ok:
+        assert "praxis_practice 'hubert' is not a practice of this inventory; practices: huber, schmidt, wagner" \
+            in result.stdout
 
 
 @pytest.mark.parametrize("practice", ["huber", ""])
@@ -175,6 +196,6 @@ def test_practice_limits_the_hosts(practice):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr
-    hosts = {line.strip() for line in result.stdout.splitlines() if line.startswith("      ")}
+    hosts = {line.strip() for line in result.stdout.splitlines() if line.startswith("      ")} - {"localhost"}
     assert hosts and any(host.startswith("huber-") for host in hosts)
     assert all(host.startswith("huber-") for host in hosts) == bool(practice), sorted(hosts)
