@@ -84,7 +84,8 @@ class CallbackModule(CallbackBase):
         self.inventory = getattr(manager, "_inventory", None)
         extra = dict(manager.extra_vars or {})
         variables = self._variables(play, manager)
-        self.trail = AuditRun(self._ledger(variables, getattr(manager, "_loader", None)), run_id(extra.get("awx_job_id"), extra.get("praxis_run_id")))
+        path = self._ledger(variables, getattr(manager, "_loader", None))
+        self.trail = AuditRun(path, run_id(extra.get("awx_job_id"), extra.get("praxis_run_id")))
         args = context.CLIARGS
         self._write(lambda: self.trail.start(extra_vars=extra, playbooks=self.playbooks, limit=args.get("subset"),
                                              tags=args.get("tags") or (), skip_tags=args.get("skip_tags") or (),
@@ -144,8 +145,9 @@ class CallbackModule(CallbackBase):
         hosts = {}
         for name in sorted(stats.processed):
             counts = stats.summarize(name)
-            host = self.inventory.get_host(name) if name not in self.sites and self.inventory is not None else None
-            hosts[name] = {"site": self._site(host) if host is not None else self.sites.get(name, ""), "ok": counts["ok"], "changed": counts["changed"],
+            if name not in self.sites and self.inventory is not None and self.inventory.get_host(name) is not None:
+                self._site(self.inventory.get_host(name))
+            hosts[name] = {"site": self.sites.get(name, ""), "ok": counts["ok"], "changed": counts["changed"],
                            "failed": counts["failures"], "unreachable": counts["unreachable"],
                            "skipped": counts["skipped"], "rescued": counts["rescued"], "ignored": counts["ignored"]}
         self._write(lambda: self.trail.end(playbooks=self.playbooks, hosts=hosts))

@@ -337,8 +337,8 @@ def verify(path: str, anchor: tuple[int, str] | None = None) -> dict[str, Any]:
                                                         "before it was deleted or inserted"}
                 break
             if record["id"] != prev_id + 1:
-                broken = {"id": record["id"], "reason": f"it follows record {prev_id}: "
-                                                        f"{'ids are out of order' if record['id'] <= prev_id else 'records are missing'}"}
+                gap = "ids are out of order" if record["id"] <= prev_id else "records are missing"
+                broken = {"id": record["id"], "reason": f"it follows record {prev_id}: {gap}"}
                 break
             try:
                 record["data"] = json.loads(record["data"])
