@@ -332,9 +332,13 @@ def verify(path: str, anchor: tuple[int, str] | None = None) -> dict[str, Any]:
             record = dict(row)
             count += 1
             if record["prev_hash"] != prev_hash:
-                what = "the first record" if prev_id == 0 else f"record {prev_id}"
-                broken = {"id": record["id"], "reason": f"its prev_hash is not the hash of {what}: a record "
-                                                        "before it was deleted or inserted"}
+                if prev_id == 0:
+                    reason = "it is the first record, but its prev_hash is not the start of the chain: records " \
+                             "before it were deleted"
+                else:
+                    reason = f"its prev_hash is not the hash of record {prev_id}: a record between them was " \
+                             f"deleted or inserted, or record {prev_id} was rewritten with a new hash"
+                broken = {"id": record["id"], "reason": reason}
                 break
             if record["id"] != prev_id + 1:
                 gap = "ids are out of order" if record["id"] <= prev_id else "records are missing"
@@ -422,6 +426,7 @@ def line(record: Mapping[str, Any]) -> str:
     if kind == "change":
         diff = data.get("diff")
         return (f"{data.get('task') or '?'} [{data.get('action') or '?'}] {data.get('status') or '?'}"
+                + (" (ignored)" if data.get("ignored") else "")
                 + (f" files {diff['files']} +{diff['added']} -{diff['removed']}" if diff else ""))
     counts = data.get("counts") or {}
     return f"ended {data.get('status') or '?'}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
