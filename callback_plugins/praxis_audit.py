@@ -26,7 +26,9 @@ description:
   - The ledger is the one of the actions; C(praxis_ledger_path), else C(ledger.sqlite) in
     C(praxis_output_dir), else C(output/ledger.sqlite) beside playbooks/, taken from the first play's
     variables. Check mode runs are recorded too (with C(check)).
-  - When the ledger cannot be written, the run goes on and a warning says so.
+  - A write waits up to C(praxis_ledger_timeout) seconds for another process's lock on the ledger.
+    When the ledger cannot be written, the run goes on and a warning says so; the records stay buffered
+    and are written with the next play's.
 requirements:
   - enabled in ansible.cfg (C(callbacks_enabled = praxis_audit))
 """
@@ -44,7 +46,7 @@ if _MODULE_UTILS not in _ansible_module_utils.__path__:
 from ansible.module_utils.praxis_action import ledger_path  # noqa: E402
 from ansible.module_utils.praxis_audit import AuditRun  # noqa: E402
 from ansible.module_utils.praxis_errors import PraxisError  # noqa: E402
-from ansible.module_utils.praxis_ledger import run_id, start_run  # noqa: E402
+from ansible.module_utils.praxis_ledger import TIMEOUT_VARIABLE, run_id, start_run  # noqa: E402
 
 
 class CallbackModule(CallbackBase):
@@ -84,8 +86,12 @@ class CallbackModule(CallbackBase):
         self.inventory = getattr(manager, "_inventory", None)
         extra = dict(manager.extra_vars or {})
         variables = self._variables(play, manager)
-        path = self._ledger(variables, getattr(manager, "_loader", None))
-        self.trail = AuditRun(path, run_id(extra.get("awx_job_id"), extra.get("praxis_run_id")))
+        path, timeout = self._ledger(variables, getattr(manager, "_loader", None))
+        try:
+            self.trail = AuditRun(path, run_id(extra.get("awx_job_id"), extra.get("praxis_run_id")), timeout=timeout)
+        except PraxisError as exc:          # a bad praxis_ledger_timeout: the default, and say so
+            self._display.warning(f"praxis_audit: {exc}")
+            self.trail = AuditRun(path, run_id(extra.get("awx_job_id"), extra.get("praxis_run_id")))
         args = context.CLIARGS
         self._write(lambda: self.trail.start(extra_vars=extra, playbooks=self.playbooks, limit=args.get("subset"),
                                              tags=args.get("tags") or (), skip_tags=args.get("skip_tags") or (),
@@ -100,7 +106,8 @@ class CallbackModule(CallbackBase):
         return manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
 
     @staticmethod
-    def _ledger(variables: dict, loader) -> str:
+    def _ledger(variables: dict, loader) -> tuple[str, object]:
+        """The ledger's path and praxis_ledger_timeout, as the actions resolve them."""
         from ansible.template import Templar
 
         templar = Templar(loader=loader, variables=variables)
@@ -109,7 +116,7 @@ class CallbackModule(CallbackBase):
             value = variables.get(name)
             return None if value is None else templar.template(value)
 
-        return ledger_path(variable, variables.get("playbook_dir"))
+        return ledger_path(variable, variables.get("playbook_dir")), variable(TIMEOUT_VARIABLE)
 
     # -- the hosts -----------------------------------------------------------------------------------
     def _site(self, host) -> str:

@@ -512,10 +512,12 @@ class AuditRun:
     """The audit records of one ``ansible-playbook`` run. ``start`` writes at once;
     ``change`` buffers; ``flush`` (end of a play) writes the buffer in one
     transaction; ``end`` adds the run's end and flushes. A write that fails keeps
-    the buffer for the next flush and raises the LedgerError for the caller to report."""
+    the buffer for the next flush and raises the LedgerError for the caller to report.
+    ``timeout``: how long a write waits for another process's lock (``praxis_ledger_timeout``)."""
 
-    def __init__(self, path: str, run: str, masker: Masker | None = None) -> None:
+    def __init__(self, path: str, run: str, masker: Masker | None = None, timeout: Any = None) -> None:
         self.path = path
+        self.timeout = None if timeout is None else praxis_ledger.check_timeout(timeout)
         self.run = run
         self.masker = masker or Masker()
         self.buffer: list[dict[str, Any]] = []
@@ -552,7 +554,7 @@ class AuditRun:
     def flush(self) -> None:
         if not self.buffer:
             return
-        with praxis_ledger.waiting():
+        with praxis_ledger.waiting(self.timeout):
             append(self.path, self.buffer)
         self.buffer = []
 
