@@ -392,7 +392,7 @@ def records(path: str, *, run: str | None = None, site: str | None = None, since
         params.append(until)
     if kinds is not None:
         kinds = list(kinds)
-        clauses.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
         params.extend(kinds)
     where_ = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     with praxis_ledger.reading(path) as conn:
@@ -575,4 +575,3 @@ def _outcome(stats: Mapping[str, Any]) -> str:
         if stats.get(key):
             return key
     return "ok"
-
