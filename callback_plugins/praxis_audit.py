@@ -102,7 +102,10 @@ class CallbackModule(CallbackBase):
         """The first play's variables, with the group variables of its first host (where
         praxis_ledger_path is usually set)."""
         inventory = getattr(manager, "_inventory", None)
-        hosts = inventory.get_hosts(play.hosts) if inventory is not None else []
+        try:
+            hosts = inventory.get_hosts(play.hosts) if inventory is not None else []
+        except Exception:  # noqa: BLE001 - a pattern only the play can resolve: the play's variables alone
+            hosts = []
         return manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
 
     @staticmethod
