@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -147,7 +147,7 @@ class PraxisAction(ActionBase):
         """Values for options the task leaves out. Subclasses add their own."""
         values = {key: self.variable(task_vars, name) for key, name in self.GLOBALS.items()}
         if values.get("ledger") is None:
-            values["ledger"] = os.path.join(self.output_dir(task_vars), "ledger.sqlite")
+            values["ledger"] = ledger_path(lambda name: self.variable(task_vars, name), task_vars.get("playbook_dir"))
         values["run"] = run_id(self.variable(task_vars, "awx_job_id"), self.variable(task_vars, "praxis_run_id"))
         return values
 
@@ -185,7 +185,7 @@ class PraxisAction(ActionBase):
     # -- paths ------------------------------------------------------------------------------------
     def output_dir(self, task_vars: dict[str, Any]) -> str:
         """``praxis_output_dir``, else ``output/`` beside playbooks/."""
-        return str(self.variable(task_vars, "praxis_output_dir") or default_path(task_vars))
+        return output_dir(lambda name: self.variable(task_vars, name), task_vars.get("playbook_dir"))
 
     def output_path(self, task_vars: dict[str, Any], *parts: str) -> str:
         """A path under the output folder."""
@@ -355,3 +355,15 @@ def default_path(task_vars: dict[str, Any], *parts: str) -> str:
     """A path under the project's output folder (beside playbooks/)."""
     base = task_vars.get("playbook_dir") or os.getcwd()
     return os.path.normpath(os.path.join(base, "..", "output", *parts))
+
+
+def output_dir(variable: Callable[[str], Any], playbook_dir: str | None) -> str:
+    """The output folder: ``praxis_output_dir``, else ``output/`` beside playbooks/.
+    ``variable(name)`` returns a templated variable or None (the actions' task
+    variables, the audit callback's play variables)."""
+    return str(variable("praxis_output_dir") or default_path({"playbook_dir": playbook_dir}))
+
+
+def ledger_path(variable: Callable[[str], Any], playbook_dir: str | None) -> str:
+    """The ledger: ``praxis_ledger_path``, else ``ledger.sqlite`` in the output folder."""
+    return str(variable("praxis_ledger_path") or os.path.join(output_dir(variable, playbook_dir), "ledger.sqlite"))

@@ -232,7 +232,37 @@ CREATE TABLE IF NOT EXISTS patch_log (
 );
 CREATE INDEX IF NOT EXISTS patch_log_site ON patch_log (site, at);
 """,
+    # the audit trail (module_utils/praxis_audit.py, docs/audit.md): append-only, a hash chain;
+    # ids are given by the writer (the last id + 1, under the write lock), not by the database
+    5: """
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    run TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL CHECK (kind IN ('run_start', 'change', 'run_end')),
+    site TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_site_at ON audit_log (site, at);
+CREATE INDEX IF NOT EXISTS audit_log_run ON audit_log (run);
+""",
 }
+# -- SQLite only ------------------------------------------------------------------------------
+# Statements of a migration step that only SQLite understands, run whole (not split at ";")
+# in the same transaction after the step's plain SQL. A PostgreSQL backend brings its own
+# (for the audit trail: a rule or trigger function that refuses UPDATE and DELETE).
+SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    5: (
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END",
+    ),
+}
+# -- end of SQLite only ------------------------------------------------------------------------
 SCHEMA_VERSION = max(MIGRATIONS)
 IDENTITY_KINDS = ("ssh", "tls")
 
@@ -368,6 +398,8 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
                 for statement in MIGRATIONS[step].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                for statement in SQLITE_MIGRATIONS.get(step, ()):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={step}")
             conn.execute("COMMIT")
         except BaseException:
