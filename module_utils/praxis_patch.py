@@ -423,8 +423,11 @@ class PatchLedger:
                 state = "downloaded" if update.get("downloaded") else "available"
                 row = rows.get(key)
                 if row is None:
-                    conn.execute("INSERT INTO patch_devices (site, host, key, state, first_seen, updated_at, attempts)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, 0)", (site, host, key, state, stamp, stamp))
+                    # a program's version on the device is the version before this update (the report's
+                    # "version seen"; a hold with remove takes the program back to it)
+                    conn.execute("INSERT INTO patch_devices (site, host, key, state, first_seen, updated_at, attempts, "
+                                 "previous_version) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                                 (site, host, key, state, stamp, stamp, update.get("current_version") or None))
                 elif row["state"] == "failed":
                     conn.execute("UPDATE patch_devices SET updated_at = ? WHERE site = ? AND host = ? AND key = ?",
                                  (stamp, site, host, key))
@@ -437,6 +440,9 @@ class PatchLedger:
                 elif row["state"] != state:
                     conn.execute("UPDATE patch_devices SET state = ?, updated_at = ? WHERE site = ? AND host = ? "
                                  "AND key = ?", (state, stamp, site, host, key))
+                if row is not None and update.get("current_version") and row["state"] in OPEN_STATES:
+                    conn.execute("UPDATE patch_devices SET previous_version = ? WHERE site = ? AND host = ? "
+                                 "AND key = ?", (update["current_version"], site, host, key))
             installed_versions = packages.get("installed") or {}
             for key, row in rows.items():
                 if key in offered:
