@@ -56,8 +56,8 @@ def choco(chrome: str, offered: str | None):
 
 def month_of_nights(ledger):
     """Patch Tuesday 10 November 2026: the pilot installs that night; the
-    .NET update fails on ws03 (0x80240020); it is held for the practice on
-    the 12th; the server is not reached after the 14th; Chrome updates itself
+    .NET update is held for the practice on the 12th; the LCU, released on
+    the 17th, fails on ws03 (0x80240020); the server is not reached after the 14th; Chrome updates itself
     on every PC but ws02."""
     offered = {h: [entry(LCU, LCU_TITLE, "5046633"), entry(NET, NET_TITLE, "5045934")] for h in HOSTS}
     chrome = {h: "131.0.6778.86" for h in HOSTS}
@@ -89,7 +89,7 @@ def month_of_nights(ledger):
             result = {"updates": {}, "filtered_updates": {}, "reboot_required": False, "rebooted": True}
             for ident, item in chosen:
                 item = dict(item, installed=True)
-                if host == "weber-ws03" and ident == NET:
+                if host == "weber-ws03" and ident == LCU:
                     item.update(installed=False, failure_hresult_code=2149842976,
                                 failure_msg="WU_E_NO_INTERACTIVE_USER")
                 result["updates"][ident] = item
@@ -130,7 +130,8 @@ def test_devices_show_the_daily_check_states_errors_and_holds(month):
     ws02 = {u["key"]: u for u in devices["weber-ws02"]["updates"]}
     assert ws02["KB5045934"]["state"] == "held" and ws02["KB5046633"]["state"] == "installed"
     ws03 = {u["key"]: u for u in devices["weber-ws03"]["updates"]}
-    assert ws03["KB5045934"]["state"] == "held" and ws03["KB5045934"]["error_code"] is None
+    assert ws03["KB5046633"]["state"] == "failed" and ws03["KB5046633"]["error_code"] == "0x80240020"
+    assert ws03["KB5046633"]["installed_at"] is None and devices["weber-ws03"]["counts"] == {"failed": 1, "held": 1}
     assert devices["weber-srv01"]["counts"] == {"held": 1, "available": 1}
 
 
@@ -155,6 +156,7 @@ def test_rollout_holds_programs_and_devices_not_reached(month):
                                     "last_check": "2026-11-14T20:00:00+00:00"}]
     assert "| KB5046633 |" in markdown and "Pilot weber-ws01 hat es 7 Tage ohne Problem betrieben" in markdown
     assert "weber-srv01: letzte erfolgreiche Prüfung 14. Nov. 2026, 21:00 Uhr" in markdown
+    assert "| fehlgeschlagen | 0x80240020 | – |" in markdown
     assert "| weber-ws02 | googlechrome | 131.0.6778.86 | 131.0.6778.109 |" in markdown
 
 
