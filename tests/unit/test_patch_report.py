@@ -25,7 +25,8 @@ SITE = {"id": "weber", "name": "Praxis Dr. Weber", "state": "HE", "pilot": "ws01
 PILOT = "weber-ws01"
 HOSTS = {PILOT: "workplace", "weber-ws02": "workplace", "weber-ws03": "workplace", "weber-srv01": "server"}
 LCU_TITLE = "2026-11 Kumulatives Update für Windows 11 Version 23H2 für x64-basierte Systeme (KB5046633)"
-NET_TITLE = "2026-11 Kumulatives Update für .NET Framework 3.5 und 4.8.1 für Windows 11, Version 23H2 für x64 (KB5045934)"
+NET_TITLE = ("2026-11 Kumulatives Update für .NET Framework 3.5 und 4.8.1 für Windows 11, Version 23H2 "
+             "für x64 (KB5045934)")
 # words of the English report and the core's English that must not reach a German report
 ENGLISH = ["installed", "available", "failed", "pending", "released", "reboot", "held", "device", "rule",
            "days", "target", "without", "ran it", "workplace", "none", "never", "True", "False", "None", "since",
