@@ -357,20 +357,47 @@ class PatchLedger:
         self.check_mode = check_mode
         self.actor = actor
         self._memory = None
+        self._conn = None
         if self.path == praxis_ledger.MEMORY:
             # one connection for the object's life: a new one would be a new, empty database
             self._memory = praxis_ledger.connect(self.path)
 
     # -- transactions --------------------------------------------------------------------------
+    def _connection(self):
+        """The object's one connection to the ledger file, opened on first use.
+        Every call is still its own transaction (``BEGIN IMMEDIATE`` for a
+        write); keeping the connection spares each call the opening of the
+        file and the rebuild of SQLite's WAL index, which cost more than the
+        call itself when no other process had the ledger open (bench/patch)."""
+        if self._conn is None:
+            import sqlite3
+
+            conn = praxis_ledger.connect(self.path)
+            conn.row_factory = sqlite3.Row
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        for conn in (self._conn, self._memory):
+            if conn is not None:
+                conn.close()
+        self._conn = self._memory = None
+
+    def __enter__(self) -> "PatchLedger":
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
     def _write(self):
         if self._memory is not None:
             return _MemoryTransaction(self._memory, self.check_mode)
-        return praxis_ledger.writing(self.path, self.check_mode)
+        return _FileTransaction(self, write=True)
 
     def _read(self):
         if self._memory is not None:
             return _MemoryTransaction(self._memory, True)
-        return praxis_ledger.reading(self.path)
+        return _FileTransaction(self, write=False)
 
     # -- catalogue -------------------------------------------------------------------------------
     @staticmethod
@@ -840,6 +867,47 @@ class PatchLedger:
         for item in found:
             unique.setdefault((item["check"], item["subject"]), item)
         return list(unique.values())
+
+
+class _FileTransaction:
+    """``praxis_ledger.writing`` / ``reading`` on the ledger object's kept
+    connection: a write is one ``BEGIN IMMEDIATE`` transaction, committed, or
+    rolled back in check mode and on any error; SQLite errors become the
+    ledger's own ``LedgerError`` (a lock held too long says what to do)."""
+
+    def __init__(self, ledger: PatchLedger, write: bool) -> None:
+        self.ledger = ledger
+        self.write = write
+        self.conn = None
+
+    def __enter__(self):
+        import sqlite3
+
+        try:
+            self.conn = self.ledger._connection()
+            if self.write:
+                self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise praxis_ledger.sqlite_error(self.ledger.path, exc) from None
+        return self.conn
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        import sqlite3
+
+        conn = self.conn
+        try:
+            if self.write:
+                if kind is not None or self.ledger.check_mode:
+                    conn.rollback()
+                else:
+                    conn.commit()
+            elif conn.in_transaction:
+                conn.rollback()
+        except sqlite3.Error as exc:
+            raise praxis_ledger.sqlite_error(self.ledger.path, exc) from None
+        if kind is not None and issubclass(kind, sqlite3.Error):
+            raise praxis_ledger.sqlite_error(self.ledger.path, value) from None
+        return False
 
 
 class _MemoryTransaction:
