@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import re
 from typing import Any, Iterable, Mapping
@@ -166,6 +167,7 @@ def policy(provider: Mapping[str, Any] | None, site: Mapping[str, Any] | None = 
 
 
 # -- what the modules return -------------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
 def patch_tuesday(year: int, month: int) -> dt.date:
     """The second Tuesday of the month: Microsoft's monthly security release
     ("Update Tuesday", the B release)."""
@@ -403,9 +405,17 @@ class PatchLedger:
     @staticmethod
     def _catalog(conn, updates: Iterable[Mapping[str, Any]], now: dt.datetime) -> None:
         stamp = _iso(now)
+        updates = list(updates)
+        known: dict[str, Any] = {}
+        keys = [u["key"] for u in updates]
+        for start in range(0, len(keys), 500):      # one query for the catalogue rows of a whole search
+            chunk = keys[start:start + 500]
+            marks = ", ".join("?" * len(chunk))       # placeholders only: the keys are bound
+            for row in conn.execute(f"SELECT key, update_ids FROM patch_updates WHERE key IN ({marks})",  # noqa: S608
+                                    chunk):
+                known[row[0]] = row
         for update in updates:
-            row = conn.execute("SELECT update_ids, released, released_source FROM patch_updates WHERE key = ?",
-                               (update["key"],)).fetchone()
+            row = known.get(update["key"])
             if row is None:
                 conn.execute(
                     "INSERT INTO patch_updates (key, kind, title, kb, update_ids, package, version, categories, "
@@ -414,11 +424,14 @@ class PatchLedger:
                      json.dumps([update["id"]] if update.get("id") else []), update.get("package"),
                      update.get("version"), json.dumps(update.get("categories") or []), update["severity"],
                      update["released"], update["released_source"], stamp))
+                # a second entry of the same key in this search (another update id of the same KB)
+                known[update["key"]] = {"update_ids": json.dumps([update["id"]] if update.get("id") else [])}
                 continue
             ids = json.loads(row["update_ids"])
             if update.get("id") and update["id"] not in ids:
-                conn.execute("UPDATE patch_updates SET update_ids = ? WHERE key = ?",
-                             (json.dumps(sorted(ids + [update["id"]])), update["key"]))
+                ids = sorted(ids + [update["id"]])
+                conn.execute("UPDATE patch_updates SET update_ids = ? WHERE key = ?", (json.dumps(ids), update["key"]))
+                known[update["key"]] = {"update_ids": json.dumps(ids)}
 
     def _log(self, conn, now: dt.datetime, action: str, *, site: str = "", key: str = "", host: str = "",
              detail: str = "", actor: str | None = None) -> None:
@@ -1025,15 +1038,16 @@ def sla(ledger: PatchLedger, *, month: str, sites: Mapping[str, Mapping[str, Any
             devices = sorted(set(entry["rows"]) | set(offline))
             pilots = 1 if info.get("pilot_host") in devices else 0
             servers = sum(1 for h in devices if hosts.get(h) == "server" and h != info.get("pilot_host"))
+            # when each device installed it (read once, compared with every target's deadline)
+            moments = [_when(row["installed_at"]) for row in entry["rows"].values()
+                       if row["installed_at"] and row["state"] == "installed"]
             targets = []
             for target in pol["sla"]:
                 # within N days of the release: installed before the N-th day after it begins (Patch
                 # Tuesday + 7: by the end of the following Monday)
                 deadline = dt.datetime.combine(released + dt.timedelta(days=target["days"]), dt.time(), zone)
                 deadline_day = released + dt.timedelta(days=target["days"] - 1)
-                done = sum(1 for row in entry["rows"].values()
-                           if row["installed_at"] and _when(row["installed_at"]) < deadline
-                           and row["state"] == "installed")
+                done = sum(1 for moment in moments if moment < deadline)
                 percent = round(100.0 * done / len(devices), 1) if devices else None
                 bound = reachable(pol, target["days"], len(devices), pilots, servers)
                 totals[target["days"]][0] += done
