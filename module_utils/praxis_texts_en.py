@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: praxisops contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt)
-"""English texts of the alert e-mails (OPS-03; module_utils/praxis_mail.py).
+"""English texts of the alert e-mails (OPS-03; module_utils/praxis_mail.py) and of
+the patch report (``patch``; module_utils/praxis_patch_report.py).
 The same keys as praxis_texts_de.py, which documents them."""
 
 TEXTS = {
