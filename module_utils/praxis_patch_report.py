@@ -129,7 +129,7 @@ def _cell(value: Any) -> str:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return lines
 
@@ -382,8 +382,8 @@ def _sla_lines(sla: Mapping[str, Any], w: _Writer, pol: Mapping[str, Any]) -> li
     for update in sla["updates"]:
         row = [update["key"], w.date(update["released"]), update["devices"]]
         for target in update["targets"]:
-            mark = (t["mark_open"] if target["open"] else "") + (t["mark_unreachable"] if target["unreachable"]
-                                                                   else "")
+            mark = (t["mark_open"] if target["open"] else "") + \
+                (t["mark_unreachable"] if target["unreachable"] else "")
             row.append(t["target_cell"].format(percent=w.number(target["percent"]), installed=target["installed"],
                                                total=update["devices"], mark=mark))
         row.append(", ".join(update["offline"]) or t["dash"])
@@ -451,9 +451,8 @@ def write_site_reports(ledger_path: str | None, output_dir: str, sites: Mapping[
                                                  language=language, generated_at=earlier)
                 if _json_text(same_data) == old_json and same_md == old_md:
                     continue
-        writes = [(path, text, old) for path, text, old in ((md_path, markdown, old_md),
-                                                             (json_path, _json_text(data), old_json))
-                  if text != old]
+        candidates = ((md_path, markdown, old_md), (json_path, _json_text(data), old_json))
+        writes = [(path, text, old) for path, text, old in candidates if text != old]
         rendered.extend(writes)
     if not check_mode:
         for path, text, _old in rendered:
