@@ -64,3 +64,36 @@ def test_recorded_result_met_the_goal():
     assert (recorded["sites"], recorded["pcs"], recorded["updates"]) == (300, 8, 30)
     assert recorded["within_goal"] and recorded["seconds"] < recorded["goal_seconds"] == 10.0
     assert all(recorded["checks"].values())
+
+
+def test_ledger_keeps_one_connection_and_holds_no_lock_between_calls(tmp_path, monkeypatch):
+    """What made the benchmark fast, kept: one connection per PatchLedger, each
+    call its own transaction; one KB seen under two update ids (two PCs, and
+    twice in one search) keeps both ids."""
+    import sqlite3
+
+    from ansible.module_utils import praxis_ledger
+    from ansible.module_utils import praxis_patch as pp
+
+    opened = []
+    real = praxis_ledger.connect
+    monkeypatch.setattr(praxis_ledger, "connect", lambda path: opened.append(path) or real(path))
+    path = str(tmp_path / "ledger.sqlite")
+    ledger = pp.PatchLedger(path)
+    month = bench.catalog(5)["microsoft"]
+    first, second = list(month)[:2]
+    twice = {first: month[first], second: dict(month[second], kb=month[first]["kb"])}
+    now = bench.nights()[12]
+    for host, offered in (("a-ws01", {first: month[first]}), ("a-ws02", {second: twice[second]}),
+                          ("a-ws03", twice)):
+        ledger.record_check(site="a", host=host, role="workplace", pilot_host="a-ws01",
+                            updates=pp.normalize_updates({"updates": offered}, now=now), packages=None, now=now,
+                            pol=bench.POLICY)
+        with sqlite3.connect(path, timeout=0) as other:      # no lock is left between calls
+            other.execute("BEGIN IMMEDIATE")
+            other.rollback()
+    assert opened == [path]
+    with sqlite3.connect(path) as conn:
+        ids = conn.execute("SELECT update_ids FROM patch_updates").fetchall()
+    assert [sorted(json.loads(row[0])) for row in ids] == [sorted([first, second])]
+    ledger.close()
