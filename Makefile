@@ -74,6 +74,7 @@ bench: deps
 	$(BIN)/python bench/lab/bench_lab.py
 	$(BIN)/python bench/fleet/bench_fleet.py
 	$(BIN)/python bench/alerts/bench_alerts.py
+	$(BIN)/python bench/patch/bench_patch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .lab
