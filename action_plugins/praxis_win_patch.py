@@ -417,29 +417,26 @@ class ActionModule(PraxisAction):
                                                                zone=context["zone"])["installed"]
             except (Dropped, praxis_patch.PatchError):
                 previous = {}
-        done = []
-        for item in planned["packages"]:
-            module_args = {"name": item["name"], "version": item["version"], "state": "upgrade"}
+
+        def chocolatey(item: dict[str, Any], state: str, done_text: str) -> tuple[bool, str]:
+            """One win_chocolatey call for a program at the item's version: (ok, message)."""
+            module_args = {"name": item["name"], "version": item["version"], "state": state}
             if source:
                 module_args["source"] = source
             try:
                 answer, _used = self.attempt(args["packages_module"], module_args, task_vars, retries)
-                ok, msg = not answer.get("failed"), failure_text(answer) if answer.get("failed") else "upgraded"
             except Dropped as exc:
-                ok, msg = False, str(exc)
+                return False, str(exc)
+            return (False, failure_text(answer)) if answer.get("failed") else (True, done_text)
+
+        done = []
+        for item in planned["packages"]:
+            ok, msg = chocolatey(item, "upgrade", "upgraded")
             done.append({"key": item["key"], "name": item["name"], "version": item["version"], "ok": ok, "msg": msg,
                          "previous": previous.get(item["name"])})
         removed = []
         for item in planned["remove"]:
-            module_args = {"name": item["name"], "version": item["version"], "state": "downgrade"}
-            if source:
-                module_args["source"] = source
-            try:
-                answer, _used = self.attempt(args["packages_module"], module_args, task_vars, retries)
-                ok, msg = not answer.get("failed"), failure_text(answer) if answer.get("failed") else \
-                    f"taken back to {item['version']}"
-            except Dropped as exc:
-                ok, msg = False, str(exc)
+            ok, msg = chocolatey(item, "downgrade", f"taken back to {item['version']}")
             ledger.record_removed(site=context["site_id"], host=context["host"], key=item["key"], ok=ok, msg=msg,
                                   now=context["now"])
             if ok:

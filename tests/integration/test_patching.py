@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
 import sys
 
 import pytest
@@ -433,3 +434,31 @@ def test_a_failed_search_is_a_patch_check_finding(practice):
     assert result.returncode == 0, log
     assert practice.rows("SELECT state FROM incidents WHERE host = ? AND check_id = 'patch.check'", WS02) != \
         [("open",)]
+
+
+def test_a_held_program_is_taken_back_by_the_next_install_and_held_microsoft_updates_are_reported(practice):
+    result, log = practice.run("nightly.yml", CHECK_DAY0)
+    assert result.returncode == 0, log
+    result, log = practice.run("patch.yml", INSTALL_DAY0)
+    assert result.returncode == 0, log
+    assert practice.host(PILOT)["packages"] == {"7zip": "24.09"}
+    # a technician holds both with removal, through the CLI as on the job
+    for key in ("pkg:7zip@24.09", LCU):
+        cli = subprocess.run([sys.executable, str(ROOT / "scripts" / "praxis-patch"), "--ledger", str(practice.ledger),
+                              "hold", key, "--site", "weber", "--by", "M. Sommer", "--remove",
+                              "--reason", "Praxissoftware startet nicht"], capture_output=True, text=True, check=False)
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+    result, log = practice.run("patch.yml", "2026-11-11T21:00:00+01:00", "-v")
+    assert result.returncode == 0, log
+    downgrades = [c["args"] for c in practice.installs(PILOT) if c["module"] == "chocolatey"
+                  and c["args"].get("state") == "downgrade"]
+    assert downgrades == [{"name": "7zip", "version": "24.08", "state": "downgrade"}]
+    assert practice.states(PILOT)["pkg:7zip@24.09"] == "held"
+    assert f"to be removed by hand (win_updates cannot uninstall): {LCU}" in log
+    assert [r[0] for r in practice.rows("SELECT action FROM patch_log WHERE host = ? AND action = 'removed'",
+                                        PILOT)] == ["removed"]
+    # the others never get the held program or update
+    result, log = practice.run("patch.yml", INSTALL_DAY7)
+    assert result.returncode == 0, log
+    assert all(c["args"].get("name") != "7zip" for c in practice.installs(WS02))
+    assert practice.states(WS02)[LCU] != "installed"
