@@ -64,7 +64,7 @@ def variants(value: str) -> dict[str, bytes]:
     forms: dict[str, bytes] = {"plain": raw}
     for name, text in (("URL-encoded", urllib.parse.quote(value, safe="")),
                        ("URL-encoded (form)", urllib.parse.quote_plus(value)),
-                       ("JSON-escaped", json.dumps(value)[1:-1]),
+                       ("JSON-escaped", json.dumps(value, ensure_ascii=False)[1:-1]),
                        ("JSON-escaped (ASCII)", json.dumps(value, ensure_ascii=True)[1:-1])):
         forms.setdefault(name, text.encode())
     forms["hex"] = binascii.hexlify(raw)
