@@ -14,8 +14,9 @@ data directory laid out the way AWX lays it out for a job:
 * ``inventory/``: the lab's ``praxisops.yml`` with its sites and group_vars
   (the ``praxisops_sites`` plugin builds it at run time);
 * the project: a copy of the repository's files, made read-only, so that
-  every write into the project fails; it is compared (paths, modes,
-  SHA-256) before and after;
+  every write into the project fails (as root, where file modes do not stop
+  a write, the job runs in a mount namespace with the copy bind-mounted
+  read-only); it is compared (paths, modes, SHA-256) before and after;
 * no terminal: ansible-runner runs with stdin closed; a prompt it cannot
   answer ends the job by its idle timeout and fails the test.
 
@@ -142,13 +143,20 @@ class AwxJob:
             (env / "cmdline").write_text(f"--vault-id default@{secret}")
         # the inventory: the lab's plugin configuration with its sites and group_vars
         shutil.copytree(lab.inventory_dir, self.data_dir / "inventory", ignore=shutil.ignore_patterns(".vault_pass"))
+        self.project = project
         self.command = [str(BIN / "ansible-runner"), "run", str(self.data_dir), "-p", spec["playbook"],
                         "--ident", str(self.id), "--project-dir", str(project), "--omit-env-files"]
 
     def run(self) -> None:
+        command = self.command
+        if os.geteuid() == 0 and shutil.which("unshare"):
+            # root writes through file modes: a private mount namespace with the project read-only
+            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',
+                       "sh", str(self.project), *command]
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "PRAXIS_"))}
         environment["PATH"] = f"{BIN}:{environment.get('PATH', '')}"
-        self.result = subprocess.run(self.command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        self.result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                      env=environment, timeout=1500, check=False)
         self.status = (self.artifacts / "status").read_text().strip() if (self.artifacts / "status").exists() else "?"
         self.rc = (self.artifacts / "rc").read_text().strip() if (self.artifacts / "rc").exists() else "?"
