@@ -131,6 +131,8 @@ def play_hosts(playbook: str, inventory: str) -> list[tuple[str, set[str]]]:
 def test_workplace_jobs_reach_windows_and_never_the_other_computers(environment):
     inventory = str(environment / "praxisops.yml")
     onboard = dict(play_hosts("playbooks/onboard_workplaces.yml", inventory))
+    # every job first checks the practice it is limited to, on the controller only
+    assert onboard.pop("Check the practice the job is limited to") == {"localhost"}
     assert onboard == {"Onboard the Windows workplaces and servers": WINDOWS,
                        "Report the computers that are not managed": NOT_MANAGED}
     nightly = dict(play_hosts("playbooks/nightly.yml", inventory))
@@ -138,8 +140,9 @@ def test_workplace_jobs_reach_windows_and_never_the_other_computers(environment)
     monthly = dict(play_hosts("playbooks/monthly.yml", inventory))
     assert monthly["Care for and inventory the Windows workplaces and servers"] == WINDOWS
     assert monthly["Report the computers that are not managed"] == NOT_MANAGED
-    # the network plays come first and reach no computer
-    assert list(nightly)[0] == "Check the network devices" and not nightly["Check the network devices"]
+    # after the practice check, the network plays come first and reach no computer
+    assert list(nightly)[:2] == ["Check the practice the job is limited to", "Check the network devices"]
+    assert not nightly["Check the network devices"]
 
 
 def test_not_managed_computers_are_reported_without_contact(environment, tmp_path):
