@@ -607,12 +607,12 @@ class PatchLedger:
             if end <= _iso(now):
                 raise PatchError(f"until {until!r} is not in the future")
         with self._write() as conn:
-            cursor = conn.execute("INSERT INTO patch_holds (site, key, reason, set_by, set_at, until, remove) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?)", (site or "", key, reason, by, _iso(now), end,
-                                                                   int(bool(remove))))
+            hold_id = conn.execute("INSERT INTO patch_holds (site, key, reason, set_by, set_at, until, remove) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                   (site or "", key, reason, by, _iso(now), end, int(bool(remove)))).fetchone()["id"]
             self._log(conn, now, "held", site=site or "", key=key, actor=by,
                       detail=reason + (f" (until {end})" if end else "") + (" (remove)" if remove else ""))
-        return {"id": cursor.lastrowid, "key": key, "site": site or "", "set_by": by, "reason": reason,
+        return {"id": hold_id, "key": key, "site": site or "", "set_by": by, "reason": reason,
                 "until": end, "remove": bool(remove)}
 
     def lift(self, *, key: str, site: str | None, by: str, reason: str, now: dt.datetime) -> int:
@@ -800,7 +800,7 @@ class PatchLedger:
                 "u.released, u.released_source, r.pilot_host, r.pilot_installed_at, r.pilot_result, r.released_at, "
                 "r.released_by, r.release_rule FROM patch_devices d JOIN patch_updates u ON u.key = d.key "
                 "LEFT JOIN patch_rollouts r ON r.site = d.site AND r.key = d.key "
-                "WHERE d.site = ? AND (? IS NULL OR d.host = ?) ORDER BY d.host, u.released, d.key",
+                "WHERE d.site = ? AND (CAST(? AS TEXT) IS NULL OR d.host = ?) ORDER BY d.host, u.released, d.key",
                 (site, host, host)).fetchall()
         return [dict(row, categories=json.loads(row["categories"])) for row in rows]
 
@@ -809,7 +809,8 @@ class PatchLedger:
         stamp = _iso(now or dt.datetime.now(dt.timezone.utc))
         with self._read() as conn:
             rows = conn.execute("SELECT * FROM patch_holds WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) "
-                                "AND (? IS NULL OR site IN ('', ?)) ORDER BY id", (stamp, site, site)).fetchall()
+                                "AND (CAST(? AS TEXT) IS NULL OR site IN ('', ?)) ORDER BY id",
+                                (stamp, site, site)).fetchall()
         return [dict(row) for row in rows]
 
     def checks(self, site: str) -> dict[str, list[str]]:
@@ -823,8 +824,9 @@ class PatchLedger:
 
     def log(self, site: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
         with self._read() as conn:
-            rows = conn.execute("SELECT * FROM patch_log WHERE (? IS NULL OR site IN ('', ?)) "
-                                "AND (? IS NULL OR at >= ?) ORDER BY id", (site, site, since, since)).fetchall()
+            rows = conn.execute("SELECT * FROM patch_log WHERE (CAST(? AS TEXT) IS NULL OR site IN ('', ?)) "
+                                "AND (CAST(? AS TEXT) IS NULL OR at >= ?) ORDER BY id",
+                                (site, site, since, since)).fetchall()
         return [dict(row) for row in rows]
 
     def sites(self) -> list[str]:
@@ -880,9 +882,6 @@ class _MemoryTransaction:
         self.rollback = rollback
 
     def __enter__(self):
-        import sqlite3
-
-        self.conn.row_factory = sqlite3.Row
         self.conn.execute("SAVEPOINT patch")
         return self.conn
 
