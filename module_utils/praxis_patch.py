@@ -532,7 +532,8 @@ class PatchLedger:
             "SELECT u.key, u.released, u.kind, MIN(d.first_seen) AS site_first_seen, r.pilot_installed_at, "
             "r.pilot_result, r.released_at FROM patch_devices d JOIN patch_updates u ON u.key = d.key "
             "LEFT JOIN patch_rollouts r ON r.site = d.site AND r.key = d.key "
-            "WHERE d.site = ? GROUP BY u.key", (site,)).fetchall()
+            "WHERE d.site = ? GROUP BY u.key, u.released, u.kind, r.pilot_installed_at, r.pilot_result, "
+            "r.released_at ORDER BY u.key", (site,)).fetchall()
         pilot_rows = set()
         pilot_last = None
         if pilot_host:
@@ -773,7 +774,7 @@ class PatchLedger:
     def _set(conn, site: str, host: str, key: str, state: str, stamp: str, *, installed: bool = False,
              error_code: str | None = None, error: str | None = None, previous: str | None = None) -> None:
         conn.execute(
-            "UPDATE patch_devices SET state = ?, updated_at = ?, installed_at = CASE WHEN ? THEN ? ELSE NULL END, "
+            "UPDATE patch_devices SET state = ?, updated_at = ?, installed_at = CASE WHEN ? = 1 THEN ? ELSE NULL END, "
             "error_code = ?, error = ?, attempts = attempts + 1, "
             "previous_version = COALESCE(?, previous_version) WHERE site = ? AND host = ? AND key = ?",
             (state, stamp, int(installed), stamp, error_code, error, previous, site, host, key))
