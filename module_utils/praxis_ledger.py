@@ -410,6 +410,9 @@ def parse_url(url: str) -> dict[str, Any]:
         raise bad(f"the scheme {scheme + '://'!r} is not supported: the ledger is an SQLite file "
                   f"({PATH_VARIABLE}) or a PostgreSQL database (postgresql://)")
     parts = urlsplit(url)
+    if "@" in parts.path or "@" in parts.query or "@" in parts.fragment:
+        # a / ? or # in the password ended the host part early: no piece of it may be shown
+        raise bad("the user or password holds an unencoded / ? or #")
     if parts.fragment:
         raise bad("a '#' part is not allowed")
     userinfo, _, hostport = parts.netloc.rpartition("@")
