@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -157,7 +157,7 @@ class PraxisAction(ActionBase):
         if url not in (None, ""):
             values["ledger"] = str(url)     # the one database every job writes to, before any file
         if values.get("ledger") is None:
-            values["ledger"] = os.path.join(self.output_dir(task_vars), "ledger.sqlite")
+            values["ledger"] = ledger_path(lambda name: self.variable(task_vars, name), task_vars.get("playbook_dir"))
         values["run"] = run_id(self.variable(task_vars, "awx_job_id"), self.variable(task_vars, "praxis_run_id"))
         return values
 
@@ -170,10 +170,32 @@ class PraxisAction(ActionBase):
     def check_mode(self) -> bool:
         return bool(self._task.check_mode)
 
+    # -- other modules and actions ------------------------------------------------------------------
+    def run_plugin(self, name: str, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """Run the module ``name`` with ``args`` for this host-task: through its
+        action plugin when it has one (``ansible.windows.win_updates`` and
+        ``win_reboot`` are action plugins that poll and reconnect), built as
+        ansible-core's own actions build a sub-action (a copy of the task with
+        ``args`` as its arguments, this task's connection, play context, loader
+        and templar), else as a module (``_execute_module``). A dropped
+        connection surfaces as the plugin's ``AnsibleConnectionFailure`` or a
+        result with ``unreachable``; the caller decides what that means."""
+        loader = self._shared_loader_obj.action_loader
+        collections = getattr(self._task, "collections", None)
+        short = name.rsplit(".", 1)[-1]
+        if short != "normal" and loader.has_plugin(name, collection_list=collections):
+            task = self._task.copy()
+            task.args = dict(args)
+            action = loader.get(name, task=task, connection=self._connection, play_context=self._play_context,
+                                loader=self._loader, templar=self._templar,
+                                shared_loader_obj=self._shared_loader_obj, collection_list=collections)
+            return dict(action.run(task_vars=task_vars) or {})
+        return dict(self._execute_module(module_name=name, module_args=dict(args), task_vars=task_vars) or {})
+
     # -- paths ------------------------------------------------------------------------------------
     def output_dir(self, task_vars: dict[str, Any]) -> str:
         """``praxis_output_dir``, else ``output/`` beside playbooks/."""
-        return str(self.variable(task_vars, "praxis_output_dir") or default_path(task_vars))
+        return output_dir(lambda name: self.variable(task_vars, name), task_vars.get("playbook_dir"))
 
     def output_path(self, task_vars: dict[str, Any], *parts: str) -> str:
         """A path under the output folder."""
@@ -343,3 +365,17 @@ def default_path(task_vars: dict[str, Any], *parts: str) -> str:
     """A path under the project's output folder (beside playbooks/)."""
     base = task_vars.get("playbook_dir") or os.getcwd()
     return os.path.normpath(os.path.join(base, "..", "output", *parts))
+
+
+def output_dir(variable: Callable[[str], Any], playbook_dir: str | None) -> str:
+    """The output folder: ``praxis_output_dir``, else ``output/`` beside playbooks/.
+    ``variable(name)`` returns a templated variable or None (the actions' task
+    variables, the audit callback's play variables)."""
+    return str(variable("praxis_output_dir") or default_path({"playbook_dir": playbook_dir}))
+
+
+def ledger_path(variable: Callable[[str], Any], playbook_dir: str | None) -> str:
+    """The ledger: ``praxis_ledger_url`` (PostgreSQL), else ``praxis_ledger_path``, else
+    ``ledger.sqlite`` in the output folder."""
+    return str(location(variable(LEDGER_URL)) or location(variable("praxis_ledger_path"))
+               or os.path.join(output_dir(variable, playbook_dir), "ledger.sqlite"))

@@ -263,6 +263,42 @@ CREATE TABLE IF NOT EXISTS patch_log (
 );
 CREATE INDEX IF NOT EXISTS patch_log_site ON patch_log (site, at);
 """,
+    # the audit trail (module_utils/praxis_audit.py, docs/audit.md): append-only, a hash chain;
+    # ids are given by the writer (the last id + 1, under the write lock), not by the database
+    5: [
+        """
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    run TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL CHECK (kind IN ('run_start', 'change', 'run_end')),
+    site TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_site_at ON audit_log (site, at);
+CREATE INDEX IF NOT EXISTS audit_log_run ON audit_log (run);
+""",
+        # append-only: SQLite refuses UPDATE and DELETE by triggers; PostgreSQL by one trigger function
+        SQLiteOnly("CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END",
+                   postgresql="""
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP;
+END $$;
+CREATE OR REPLACE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+"""),
+        SQLiteOnly("CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END",
+                   postgresql="""
+CREATE OR REPLACE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+"""),
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 IDENTITY_KINDS = ("ssh", "tls")
@@ -586,6 +622,12 @@ class Connection:
                 self.raw.execute("BEGIN IMMEDIATE")
             else:
                 self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+
+    @property
+    def in_transaction(self) -> bool:
+        if self.backend == SQLITE:
+            return self.raw.in_transaction
+        return self.raw.info.transaction_status != 0     # psycopg: 0 is IDLE
 
     def commit(self) -> None:
         with self.translated():

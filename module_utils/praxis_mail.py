@@ -62,6 +62,18 @@ def texts(language: str) -> dict[str, Any]:
     return module.TEXTS
 
 
+def _from_text(key: str, value: Any) -> Any:
+    """A number or boolean setting given as text, converted; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if key in ("port", "timeout", "retries", "retry_delay") and re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text) if "." in text else int(text)
+    if key in ("starttls", "ssl", "validate_certs") and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return value
+
+
 def smtp_settings(value: Any) -> dict[str, Any]:
     """``praxis_smtp`` with defaults, checked; errors name the key."""
     if not isinstance(value, Mapping):
@@ -69,7 +81,9 @@ def smtp_settings(value: Any) -> dict[str, Any]:
     unknown = sorted(set(value) - SMTP_KEYS)
     if unknown:
         raise MailError(f"praxis_smtp: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(SMTP_KEYS))}")
-    settings = dict(SMTP_DEFAULTS, **{k: v for k, v in value.items() if v is not None})
+    # AWX credentials inject every value as text ("587", "true"): numbers and booleans
+    # written as text are read as what they say; anything else is refused below
+    settings = dict(SMTP_DEFAULTS, **{k: _from_text(k, v) for k, v in value.items() if v is not None and v != ""})
     if not settings.get("host"):
         raise MailError("praxis_smtp.host is required")
     if not ADDRESS.match(str(settings.get("from") or "")):
@@ -85,6 +99,9 @@ def smtp_settings(value: Any) -> dict[str, Any]:
                             "(smtplib) cannot send; use an ASCII password")
     if settings["ssl"] and settings["starttls"] and "starttls" in value:
         raise MailError("praxis_smtp: ssl (implicit TLS) and starttls exclude each other")
+    for key in ("starttls", "ssl", "validate_certs"):
+        if not isinstance(settings[key], bool):
+            raise MailError(f"praxis_smtp.{key} must be true or false, got {settings[key]!r}")
     if settings["ssl"]:
         settings["starttls"] = False
     if settings["ca_file"] and not os.path.isfile(settings["ca_file"]):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import re
 from typing import Any, Iterable, Mapping
@@ -166,6 +167,7 @@ def policy(provider: Mapping[str, Any] | None, site: Mapping[str, Any] | None = 
 
 
 # -- what the modules return -------------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
 def patch_tuesday(year: int, month: int) -> dt.date:
     """The second Tuesday of the month: Microsoft's monthly security release
     ("Update Tuesday", the B release)."""
@@ -390,28 +392,59 @@ class PatchLedger:
         self.check_mode = check_mode
         self.actor = actor
         self._memory = None
+        self._conn = None
         if self.path == praxis_ledger.MEMORY:
             # one connection for the object's life: a new one would be a new, empty database
             self._memory = praxis_ledger.connect(self.path)
 
     # -- transactions --------------------------------------------------------------------------
+    def _connection(self):
+        """The object's one connection to the ledger file, opened on first use.
+        Every call is still its own transaction (``BEGIN IMMEDIATE`` for a
+        write); keeping the connection spares each call the opening of the
+        file and the rebuild of SQLite's WAL index, which cost more than the
+        call itself when no other process had the ledger open (bench/patch)."""
+        if self._conn is None:
+            self._conn = praxis_ledger.connect(self.path)
+        return self._conn
+
+    def close(self) -> None:
+        for conn in (self._conn, self._memory):
+            if conn is not None:
+                conn.close()
+        self._conn = self._memory = None
+
+    def __enter__(self) -> "PatchLedger":
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
     def _write(self):
         if self._memory is not None:
             return _MemoryTransaction(self._memory, self.check_mode)
-        return praxis_ledger.writing(self.path, self.check_mode)
+        return _FileTransaction(self, write=True)
 
     def _read(self):
         if self._memory is not None:
             return _MemoryTransaction(self._memory, True)
-        return praxis_ledger.reading(self.path)
+        return _FileTransaction(self, write=False)
 
     # -- catalogue -------------------------------------------------------------------------------
     @staticmethod
     def _catalog(conn, updates: Iterable[Mapping[str, Any]], now: dt.datetime) -> None:
         stamp = _iso(now)
+        updates = list(updates)
+        known: dict[str, Any] = {}
+        keys = [u["key"] for u in updates]
+        for start in range(0, len(keys), 500):      # one query for the catalogue rows of a whole search
+            chunk = keys[start:start + 500]
+            marks = ", ".join("?" * len(chunk))       # placeholders only: the keys are bound
+            for row in conn.execute(f"SELECT key, update_ids FROM patch_updates WHERE key IN ({marks})",  # noqa: S608
+                                    chunk):
+                known[row[0]] = row
         for update in updates:
-            row = conn.execute("SELECT update_ids, released, released_source FROM patch_updates WHERE key = ?",
-                               (update["key"],)).fetchone()
+            row = known.get(update["key"])
             if row is None:
                 conn.execute(
                     "INSERT INTO patch_updates (key, kind, title, kb, update_ids, package, version, categories, "
@@ -420,11 +453,14 @@ class PatchLedger:
                      json.dumps([update["id"]] if update.get("id") else []), update.get("package"),
                      update.get("version"), json.dumps(update.get("categories") or []), update["severity"],
                      update["released"], update["released_source"], stamp))
+                # a second entry of the same key in this search (another update id of the same KB)
+                known[update["key"]] = {"update_ids": json.dumps([update["id"]] if update.get("id") else [])}
                 continue
             ids = json.loads(row["update_ids"])
             if update.get("id") and update["id"] not in ids:
-                conn.execute("UPDATE patch_updates SET update_ids = ? WHERE key = ?",
-                             (json.dumps(sorted(ids + [update["id"]])), update["key"]))
+                ids = sorted(ids + [update["id"]])
+                conn.execute("UPDATE patch_updates SET update_ids = ? WHERE key = ?", (json.dumps(ids), update["key"]))
+                known[update["key"]] = {"update_ids": json.dumps(ids)}
 
     def _log(self, conn, now: dt.datetime, action: str, *, site: str = "", key: str = "", host: str = "",
              detail: str = "", actor: str | None = None) -> None:
@@ -456,8 +492,11 @@ class PatchLedger:
                 state = "downloaded" if update.get("downloaded") else "available"
                 row = rows.get(key)
                 if row is None:
-                    conn.execute("INSERT INTO patch_devices (site, host, key, state, first_seen, updated_at, attempts)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, 0)", (site, host, key, state, stamp, stamp))
+                    # a program's version on the device is the version before this update (the report's
+                    # "version seen"; a hold with remove takes the program back to it)
+                    conn.execute("INSERT INTO patch_devices (site, host, key, state, first_seen, updated_at, attempts, "
+                                 "previous_version) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                                 (site, host, key, state, stamp, stamp, update.get("current_version") or None))
                 elif row["state"] == "failed":
                     conn.execute("UPDATE patch_devices SET updated_at = ? WHERE site = ? AND host = ? AND key = ?",
                                  (stamp, site, host, key))
@@ -470,6 +509,9 @@ class PatchLedger:
                 elif row["state"] != state:
                     conn.execute("UPDATE patch_devices SET state = ?, updated_at = ? WHERE site = ? AND host = ? "
                                  "AND key = ?", (state, stamp, site, host, key))
+                if row is not None and update.get("current_version") and row["state"] in OPEN_STATES:
+                    conn.execute("UPDATE patch_devices SET previous_version = ? WHERE site = ? AND host = ? "
+                                 "AND key = ?", (update["current_version"], site, host, key))
             installed_versions = packages.get("installed") or {}
             for key, row in rows.items():
                 if key in offered:
@@ -699,7 +741,8 @@ class PatchLedger:
 
     def record_install(self, *, site: str, host: str, pilot_host: str | None, planned: Mapping[str, Any],
                        result: Mapping[str, Any] | None, packages: list[Mapping[str, Any]], now: dt.datetime,
-                       connection_lost: str | None = None, zone: Any = None) -> dict[str, Any]:
+                       connection_lost: str | None = None, lost_code: str = "connection",
+                       zone: Any = None) -> dict[str, Any]:
         """Record what the install job did on one host.
 
         ``result`` is win_updates' install result (None when it was not run);
@@ -708,8 +751,9 @@ class PatchLedger:
         ``rebooted``); a failed one keeps its HRESULT. ``packages`` are the
         program installs ``{key, name, version, ok, msg, previous}``.
         ``connection_lost`` (the error after the retries) marks every planned
-        update whose outcome was not seen as failed: a lost connection is
-        never counted as success."""
+        update whose outcome was not seen as failed with ``lost_code``
+        (``connection``; ``win_updates`` when the module failed without a
+        result per update): a lost connection is never counted as success."""
         zone = zone or _zone(None)
         stamp = _iso(now)
         outcome: dict[str, list[str]] = {"installed": [], "pending_reboot": [], "failed": []}
@@ -741,7 +785,7 @@ class PatchLedger:
             if connection_lost:
                 for key in planned.get("updates", []):
                     if key not in seen:
-                        self._set(conn, site, host, key, "failed", stamp, error_code="connection",
+                        self._set(conn, site, host, key, "failed", stamp, error_code=lost_code,
                                   error=connection_lost[:500])
                         outcome["failed"].append(key)
                         self._log(conn, now, "install_failed", site=site, key=key, host=host,
@@ -875,6 +919,36 @@ class PatchLedger:
         return list(unique.values())
 
 
+class _FileTransaction:
+    """``praxis_ledger.writing`` / ``reading`` on the ledger object's kept
+    connection: a write is one transaction under the write lock
+    (``Connection.begin``), committed, or rolled back in check mode and on
+    any error; the connection's errors are the ledger's own ``LedgerError``
+    (a lock held too long says what to do)."""
+
+    def __init__(self, ledger: PatchLedger, write: bool) -> None:
+        self.ledger = ledger
+        self.write = write
+        self.conn = None
+
+    def __enter__(self):
+        self.conn = self.ledger._connection()
+        if self.write:
+            self.conn.begin()   # SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory write lock
+        return self.conn
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        conn = self.conn
+        if self.write:
+            if kind is not None or self.ledger.check_mode:
+                conn.rollback()
+            else:
+                conn.commit()
+        elif conn.in_transaction:
+            conn.rollback()
+        return False
+
+
 class _MemoryTransaction:
     """``praxis_ledger.writing`` for the one connection of an in-memory ledger."""
 
@@ -987,15 +1061,16 @@ def sla(ledger: PatchLedger, *, month: str, sites: Mapping[str, Mapping[str, Any
             devices = sorted(set(entry["rows"]) | set(offline))
             pilots = 1 if info.get("pilot_host") in devices else 0
             servers = sum(1 for h in devices if hosts.get(h) == "server" and h != info.get("pilot_host"))
+            # when each device installed it (read once, compared with every target's deadline)
+            moments = [_when(row["installed_at"]) for row in entry["rows"].values()
+                       if row["installed_at"] and row["state"] == "installed"]
             targets = []
             for target in pol["sla"]:
                 # within N days of the release: installed before the N-th day after it begins (Patch
                 # Tuesday + 7: by the end of the following Monday)
                 deadline = dt.datetime.combine(released + dt.timedelta(days=target["days"]), dt.time(), zone)
                 deadline_day = released + dt.timedelta(days=target["days"] - 1)
-                done = sum(1 for row in entry["rows"].values()
-                           if row["installed_at"] and _when(row["installed_at"]) < deadline
-                           and row["state"] == "installed")
+                done = sum(1 for moment in moments if moment < deadline)
                 percent = round(100.0 * done / len(devices), 1) if devices else None
                 bound = reachable(pol, target["days"], len(devices), pilots, servers)
                 totals[target["days"]][0] += done

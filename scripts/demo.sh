@@ -18,6 +18,9 @@ echo "== Demo practices (inventories/demo)"
 "${PLAY[@]}" playbooks/site_summary.yml
 "${PLAY[@]}" playbooks/network_plan.yml -e "network_plan_output_dir=$PWD/$OUT/demo/network-plans"
 
+echo "== Patch policy preview (WP-08, WP-09, WP-10): a month of nights for the demo practices, in memory"
+"$BIN/python" scripts/praxis-patch simulate --inventory inventories/demo --month 2026-11 | sed 's/^/    /'
+
 echo "== Lab: ${SITES} emulated practices"
 if "$BIN/python" -m lab status >/dev/null 2>&1; then
   echo "A lab is already running; stop it with: $BIN/python -m lab down" >&2

@@ -113,10 +113,21 @@ def test_summer_time_and_unknown_language(tmp_path):
     ({"host": "h", "from": "a@b.de", "prot": 25}, "unknown key"),
     ({"host": "h", "from": "a@b.de", "port": "x"}, "praxis_smtp.port"),
     ({"host": "h", "from": "a@b.de", "username": "u", "password": "Pässwort"}, "praxis_smtp.password contains"),
+    ({"host": "h", "from": "a@b.de", "port": "-25"}, "praxis_smtp.port"),
+    ({"host": "h", "from": "a@b.de", "starttls": "yes please"}, "praxis_smtp.starttls must be true or false"),
+    ({"host": "h", "from": "a@b.de", "validate_certs": 1}, "praxis_smtp.validate_certs must be true or false"),
 ])
 def test_smtp_settings_are_checked(settings, message):
     with pytest.raises(pm.MailError, match=message):
         pm.smtp_settings(settings)
+
+
+def test_smtp_settings_as_text_from_an_awx_credential():
+    """An AWX credential type injects every value as text; empty fields are not set."""
+    settings = pm.smtp_settings({"host": "smtp.example.net", "port": "465", "ssl": "true", "username": "",
+                                 "password": "", "from": "a@b.de", "timeout": "12.5", "validate_certs": "False"})
+    assert (settings["port"], settings["ssl"], settings["starttls"]) == (465, True, False)
+    assert (settings["timeout"], settings["validate_certs"], settings["username"]) == (12.5, False, None)
 
 
 # -- transport against the real lab mail server ---------------------------------------------------

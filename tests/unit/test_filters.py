@@ -33,7 +33,7 @@ def test_calendar_state_has_every_key():
     state = FILTERS["praxis_calendar_state"]("2026-01-06T10:00:00+01:00", SITE)
     assert state["holiday"] == "Heilige Drei Könige"
     assert state["maintenance_time"] is True and state["business_time"] is False
-    assert set(state) == {"site", "now", "business_time", "maintenance_time", "reason", "holiday", "closure",
+    assert set(state) == {"site", "now", "business_time", "maintenance_time", "reason", "holiday", "closure", "device",
                           "next_window"}
 
 
