@@ -266,3 +266,17 @@ def test_parallel_writers_on_postgresql_lose_nothing(pg_cluster):
     assert counts == {f"w{w}": RECORDS for w in range(WRITERS)}
     assert len(shared) == 1 and opened == WRITERS + 1
     assert sorted(set(range(RECORDS))) == sorted(int(e["summary"]) for e in pl.events(url, host="w3"))
+
+
+def test_the_audit_trail_is_append_only_on_postgresql_too(pg_cluster, pg_ledger):
+    from ansible.module_utils import praxis_audit as pa
+
+    pa.append(pg_ledger, [{"kind": "change", "at": "2026-03-02T01:00:00+00:00", "run": "r1", "site": "huber",
+                           "host": "fw", "data": {"task": f"task {n}"}} for n in range(3)])
+    verified = pa.verify(pg_ledger)
+    assert verified["intact"] and verified["count"] == 3
+    with pg_cluster.admin(pg_ledger.rsplit("/", 1)[1]) as admin:
+        for statement, word in (("UPDATE audit_log SET site = 'x'", "UPDATE"), ("DELETE FROM audit_log", "DELETE")):
+            with pytest.raises(Exception, match=f"audit_log is append-only: {word} refused"):
+                admin.execute(statement)
+        assert admin.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == 3
