@@ -451,12 +451,12 @@ def parse_url(url: str) -> dict[str, Any]:
         raise bad("the user or password holds an unencoded / ? or #")
     if parts.fragment:
         raise bad("a '#' part is not allowed")
-    userinfo, _, hostport = parts.netloc.rpartition("@")
+    userinfo, hostport = parts.netloc.rpartition("@")[::2]
     if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
+        host, rest = hostport[1:].partition("]")[::2]
         port_text = rest[1:] if rest.startswith(":") else rest
     else:
-        host, _, port_text = hostport.partition(":")
+        host, port_text = hostport.partition(":")[::2]
     host = unquote(host)
     if not host:
         raise bad("the host is missing")
@@ -768,7 +768,7 @@ def _sqlite_migrate(conn: sqlite3.Connection, version: int) -> None:
 def _scrub(text: str, secret: str | None) -> str:
     """``text`` without the password (as given and percent-encoded)."""
     if secret:
-        for form in {secret, quote(secret, safe="")}:
+        for form in (secret, quote(secret, safe="")):
             text = text.replace(form, "***")
     return text
 
@@ -953,11 +953,12 @@ def record(path: str, *, site: str, host: str, kind: str, status: str, summary: 
     if status not in STATUSES:
         raise LedgerError(f"unknown ledger status {status!r}; known: {', '.join(STATUSES)}")
     moment = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-    with reading(path) as conn, conn:
-        conn.execute("INSERT INTO events (at, run, site, host, kind, status, summary, data) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (moment, run, site, host, kind, status, summary,
-                      json.dumps(data or {}, sort_keys=True, default=str)))
+    with reading(path) as conn:
+        with conn:
+            conn.execute("INSERT INTO events (at, run, site, host, kind, status, summary, data) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (moment, run, site, host, kind, status, summary,
+                          json.dumps(data or {}, sort_keys=True, default=str)))
 
 
 def recent(path: str, *, host: str, kind: str, limit: int = 20) -> list[dict[str, Any]]:
