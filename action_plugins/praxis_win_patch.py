@@ -285,9 +285,9 @@ class ActionModule(PraxisAction):
                 task_vars: dict[str, Any]) -> dict[str, Any]:
         host, pol, now, zone = context["host"], context["policy"], context["now"], context["zone"]
         window = praxis_patch.install_window(context["site"], context["device"], now, pol, args.get("force_reason"))
-        window_info = {key: window.get(key) for key in ("now", "maintenance_time", "allowed", "reason", "holiday",
-                                                         "next_window", "window_end", "reboot", "reboot_deferred_to",
-                                                         "forced", "force_reason")}
+        shown = ("now", "maintenance_time", "allowed", "reason", "holiday", "next_window", "window_end", "reboot",
+                 "reboot_deferred_to", "forced", "force_reason")
+        window_info = {key: window.get(key) for key in shown}
         if not window["allowed"]:
             message = refusal_message(window, f"installing updates on {host}")
             ledger.record_refusal(site=context["site_id"], host=host, detail=message, now=now)
@@ -322,9 +322,8 @@ class ActionModule(PraxisAction):
         rebooted = False
         if planned["reboot_pending"] and window["reboot"]:
             try:
-                outcome, _used = self.attempt(args["reboot_module"], {"reboot_timeout": REBOOT_TIMEOUT,
-                                                                       "msg": "Neustart für Updates (praxisops)"},
-                                              task_vars, retries)
+                reboot_args = {"reboot_timeout": REBOOT_TIMEOUT, "msg": "Neustart für Updates (praxisops)"}
+                outcome, _used = self.attempt(args["reboot_module"], reboot_args, task_vars, retries)
             except Dropped as exc:
                 outcome = {"failed": True, "msg": str(exc)}
             if outcome.get("failed"):

@@ -37,7 +37,7 @@ import ansible.module_utils as _ansible_module_utils
 from ansible.plugins.callback import CallbackBase
 from ansible.plugins.loader import filter_loader, test_loader
 
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "module_utils")
 PRELOAD = ("praxis_netops", "praxis_driver_opnsense", "praxis_driver_synology", "praxis_driver_lancom",
            "praxis_driver_linux", "praxis_action")
 

@@ -26,7 +26,11 @@ requirements:
   - enabled in ansible.cfg (C(callbacks_enabled = praxis_summary))
 options:
   output_dir:
-    description: Folder for C(<UTC time>-<playbook>.json) and C(.md). Default C(output/runs) beside playbooks/.
+    description:
+      - Folder for C(<UTC time>-<playbook>.json) and C(.md).
+      - Default C(runs) in the job's output folder, C(praxis_output_dir) (taken from the first play's variables
+        with the group variables of its first host, as the actions resolve it), else C(output/runs) beside
+        playbooks/. Under AWX the project folder is discarded after the job, so set C(praxis_output_dir).
     type: path
     env:
       - name: PRAXIS_SUMMARY_DIR
@@ -42,10 +46,11 @@ import os
 import ansible.module_utils as _ansible_module_utils
 from ansible.plugins.callback import CallbackBase
 
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "module_utils")
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
+from ansible.module_utils.praxis_action import output_dir  # noqa: E402
 from ansible.module_utils.praxis_backup import write_file_atomic  # noqa: E402
 from ansible.module_utils.praxis_ledger import run_id, start_run  # noqa: E402
 
@@ -66,6 +71,7 @@ class CallbackModule(CallbackBase):
         self.hosts: dict[str, dict] = {}
         self.run = ""
         self.alerts: dict | None = None
+        self.default_dir: str | None = None     # <praxis_output_dir>/runs, from the first play
 
     # -- collection ------------------------------------------------------------------------------
     def v2_playbook_on_start(self, playbook) -> None:
@@ -79,6 +85,33 @@ class CallbackModule(CallbackBase):
         manager = play.get_variable_manager() if hasattr(play, "get_variable_manager") else None
         extra = dict(getattr(manager, "extra_vars", None) or {})
         self.run = run_id(extra.get("awx_job_id"), extra.get("praxis_run_id"))
+        if self.default_dir is None and manager is not None:
+            self.default_dir = self._output_dir(play, manager)
+
+    def _output_dir(self, play, manager) -> str:
+        """``runs`` in the output folder the actions write to (praxis_output_dir of the
+        first play, with the group variables of its first host), else beside playbooks/."""
+        from ansible.template import Templar
+
+        fallback = os.path.join(os.path.dirname(self.playbook_dir), "output", "runs")
+        try:
+            inventory = getattr(manager, "_inventory", None)
+            try:
+                hosts = inventory.get_hosts(play.hosts) if inventory is not None else []
+            except Exception:  # noqa: BLE001 - a pattern only the play can resolve: the play's variables
+                hosts = []
+            variables = manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
+            templar = Templar(loader=getattr(manager, "_loader", None), variables=variables)
+
+            def variable(name: str):
+                value = variables.get(name)
+                return None if value is None else templar.template(value)
+
+            return os.path.join(output_dir(variable, self.playbook_dir), "runs")
+        except Exception as exc:  # noqa: BLE001 - the summary must not stop a run
+            self._display.warning(f"praxis_summary: praxis_output_dir could not be resolved ({exc}); "
+                                  f"the summary goes to {fallback}")
+            return fallback
 
     def _entry(self, result) -> dict:
         host = result._host
@@ -206,7 +239,8 @@ class CallbackModule(CallbackBase):
                                   color="yellow" if alerts["queued"] else None)
             for q in alerts["queued"]:
                 self._display.display(f"  {q['site']}: to {q['to']} queued: {q['last_error']}", color="yellow")
-        out = self.get_option("output_dir") or os.path.join(os.path.dirname(self.playbook_dir), "output", "runs")
+        out = (self.get_option("output_dir") or self.default_dir
+               or os.path.join(os.path.dirname(self.playbook_dir), "output", "runs"))
         stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         base = os.path.join(out, f"{stamp}-{self.playbook}")
         try:
