@@ -29,7 +29,7 @@ from ansible.module_utils import praxis_mail  # noqa: E402  (controller side onl
 from ansible.module_utils.praxis_action import default_path  # noqa: E402
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "ledger": {"type": "path"},
+    "ledger": {"type": "str"},
     "smtp": {"type": "dict", "no_log": True},
     "oncall": {"type": "str"},
     "oncall_language": {"type": "str", "default": "en"},
@@ -77,9 +77,12 @@ class ActionModule(ActionBase):
         return [unique[key] for key in sorted(unique)]
 
     def _alerts(self, args: Mapping[str, Any], task_vars: Mapping[str, Any]) -> dict[str, Any]:
-        ledger = (args.get("ledger") or self._var(task_vars, "praxis_ledger_path")
-                  or os.path.join(str(self._var(task_vars, "praxis_output_dir") or default_path(task_vars)),
-                                  "ledger.sqlite"))
+        ledger = praxis_ledger.location(
+            args.get("ledger") or self._var(task_vars, praxis_ledger.URL_VARIABLE)
+            or self._var(task_vars, praxis_ledger.PATH_VARIABLE)
+            or os.path.join(str(self._var(task_vars, "praxis_output_dir") or default_path(task_vars)), "ledger.sqlite"))
+        if praxis_ledger.is_url(ledger):
+            praxis_ledger.parse_url(ledger)     # a malformed URL: its one message, before anything is read
         smtp = args.get("smtp") if args.get("smtp") is not None else self._var(task_vars, "praxis_smtp")
         oncall = args.get("oncall") if args.get("oncall") is not None else self._var(task_vars, "praxis_alert_oncall")
         oncall = str(oncall).strip() if oncall else None
@@ -99,9 +102,9 @@ class ActionModule(ActionBase):
         if smtp is not None:
             praxis_mail.smtp_settings(smtp)
         reminders = praxis_incidents.queue_reminders(ledger, sites=[s["id"] for s in sites], now=now, run=run,
-                                                     check_mode=check_mode) if os.path.exists(ledger) else []
+                                                     check_mode=check_mode) if praxis_ledger.exists(ledger) else []
         totals: dict[str, list[dict[str, Any]]] = {"sent": [], "queued": [], "would_send": []}
-        if os.path.exists(ledger):
+        if praxis_ledger.exists(ledger):
             transport: dict[str, Any] = {}      # a server that is down is tried once per run, not per practice
             for site in sites:
                 outcome = praxis_mail.deliver(ledger, site, smtp, now=now, oncall=oncall,

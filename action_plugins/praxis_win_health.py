@@ -70,7 +70,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "thresholds": {"type": "dict", "default": {}},
     "ignore_events": {"type": "list", "elements": "str", "default": []},
     "facts_dir": {"type": "path"},
-    "ledger": {"type": "path"},
+    "ledger": {"type": "str"},
     "run": {"type": "str", "default": ""},
     "now": {"type": "str"},
     "fail_on": {"type": "str", "default": "critical", "choices": list(FAIL_ON)},

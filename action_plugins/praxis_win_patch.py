@@ -148,7 +148,7 @@ class ActionModule(PraxisAction):
         }
         # a dry run reads the ledger in a transaction that is rolled back; without a ledger file yet, an empty one
         path = self.ledger_path if self.check_mode else args.get("ledger")
-        if self.check_mode and path and not os.path.exists(path):
+        if self.check_mode and path and not praxis_ledger.exists(path):
             path = None
         ledger = praxis_patch.PatchLedger(path, check_mode=self.check_mode)
         if args["mode"] == "install":

@@ -48,10 +48,10 @@ options:
     default: {}
   ledger:
     description:
-      - Path of the SQLite ledger the result is recorded in.
-      - Left out or null, the variable C(praxis_ledger_path), else C(ledger.sqlite) in C(praxis_output_dir)
-        or in C(output/) beside the playbooks.
-    type: path
+      - The ledger the result is recorded in, the path of an SQLite file or a C(postgresql://) URL.
+      - Left out or null, the variable C(praxis_ledger_url), else C(praxis_ledger_path), else C(ledger.sqlite) in
+        C(praxis_output_dir) or in C(output/) beside the playbooks.
+    type: str
   run:
     description:
       - An identifier of the run, stored with the ledger records.

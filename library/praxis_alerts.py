@@ -26,8 +26,10 @@ description:
 version_added: "1.0.0"
 options:
   ledger:
-    description: The ledger. Default C(praxis_ledger_path), else C(ledger.sqlite) in C(praxis_output_dir).
-    type: path
+    description:
+      - The ledger, the path of an SQLite file or a C(postgresql://) URL. Default C(praxis_ledger_url), else
+        C(praxis_ledger_path), else C(ledger.sqlite) in C(praxis_output_dir).
+    type: str
   smtp:
     description:
       - Mail transport, default the variable C(praxis_smtp). Keys C(host), C(port) (587),

@@ -72,8 +72,10 @@ options:
       - Left out or null, C(<praxis_output_dir>/facts).
     type: path
   ledger:
-    description: Action plugin. Path of the ledger the check is recorded in.
-    type: path
+    description:
+      - Action plugin. The ledger the check is recorded in, the path of an SQLite file or a C(postgresql://) URL.
+      - Left out or null, C(praxis_ledger_url), else C(praxis_ledger_path).
+    type: str
   run:
     description:
       - Action plugin. An identifier of the run (for example the AWX job id), stored with the ledger record.

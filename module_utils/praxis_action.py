@@ -11,6 +11,8 @@
   variables straight through and keep null defaults: a ``default()`` chain in
   a role default is compiled again by every forked worker, twice per device
   (the role's argument check and the task), which bench/fleet measured;
+* the ledger: ``praxis_ledger_url`` (a PostgreSQL database every job writes
+  to, docs/ledger.md), else ``praxis_ledger_path``, else the file below;
 * the output folder (``praxis_output_dir``, else ``output/`` beside
   playbooks/) and the paths under it, resolved here only: the ledger
   ``<output>/ledger.sqlite``, the facts files ``<output>/facts/<site>/<host>.json``
@@ -60,7 +62,8 @@ from ansible.module_utils.praxis_findings import Judge, report, site_layers, thr
 from ansible.module_utils.praxis_identity import IdentityStore
 from ansible.module_utils.praxis_identity import who as identity_who
 from ansible.module_utils.praxis_ledger import TIMEOUT_VARIABLE as LEDGER_TIMEOUT
-from ansible.module_utils.praxis_ledger import run_id
+from ansible.module_utils.praxis_ledger import URL_VARIABLE as LEDGER_URL
+from ansible.module_utils.praxis_ledger import is_url, location, parse_url, run_id
 from ansible.module_utils.praxis_ledger import waiting as ledger_waiting
 from ansible.module_utils.praxis_netops import DEVICE_ARGUMENT_SPEC, OperationError, build_target
 
@@ -138,6 +141,10 @@ class PraxisAction(ActionBase):
         if validation.error_messages:
             raise AnsibleActionFail(f"{self._task.action}: {'; '.join(validation.error_messages)}")
         params = validation.validated_parameters
+        if "ledger" in params:
+            params["ledger"] = location(params["ledger"])
+            if is_url(params["ledger"]):
+                parse_url(params["ledger"])   # a malformed URL stops the host before anything runs
         self.ledger_path = params.get("ledger")
         if self.check_mode and "ledger" in params:
             params["ledger"] = None   # a dry run records nothing
@@ -146,6 +153,9 @@ class PraxisAction(ActionBase):
     def fallbacks(self, task_vars: dict[str, Any]) -> dict[str, Any]:
         """Values for options the task leaves out. Subclasses add their own."""
         values = {key: self.variable(task_vars, name) for key, name in self.GLOBALS.items()}
+        url = self.variable(task_vars, LEDGER_URL)
+        if url not in (None, ""):
+            values["ledger"] = str(url)     # the one database every job writes to, before any file
         if values.get("ledger") is None:
             values["ledger"] = ledger_path(lambda name: self.variable(task_vars, name), task_vars.get("playbook_dir"))
         values["run"] = run_id(self.variable(task_vars, "awx_job_id"), self.variable(task_vars, "praxis_run_id"))
@@ -365,5 +375,7 @@ def output_dir(variable: Callable[[str], Any], playbook_dir: str | None) -> str:
 
 
 def ledger_path(variable: Callable[[str], Any], playbook_dir: str | None) -> str:
-    """The ledger: ``praxis_ledger_path``, else ``ledger.sqlite`` in the output folder."""
-    return str(variable("praxis_ledger_path") or os.path.join(output_dir(variable, playbook_dir), "ledger.sqlite"))
+    """The ledger: ``praxis_ledger_url`` (PostgreSQL), else ``praxis_ledger_path``, else
+    ``ledger.sqlite`` in the output folder."""
+    return str(location(variable(LEDGER_URL)) or location(variable("praxis_ledger_path"))
+               or os.path.join(output_dir(variable, playbook_dir), "ledger.sqlite"))

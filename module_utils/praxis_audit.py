@@ -321,7 +321,7 @@ def verify(path: str, anchor: tuple[int, str] | None = None) -> dict[str, Any]:
     and hash), or ``broken`` naming the first record that does not fit and why.
     ``anchor`` (id, hash), a head noted earlier (an export, a report), also finds
     records cut off the end."""
-    if not os.path.exists(path):
+    if not praxis_ledger.exists(path):
         raise AuditError(f"no ledger at {path}")
     prev_id, prev_hash, count = 0, GENESIS, 0
     anchor_seen = anchor is None
@@ -377,7 +377,7 @@ def parse_anchor(text: str) -> tuple[int, str]:
 def records(path: str, *, run: str | None = None, site: str | None = None, since: str | None = None,
             until: str | None = None, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Records in chain order, filtered by the given fields (``since`` <= at < ``until``)."""
-    if not os.path.exists(path):
+    if not praxis_ledger.exists(path):
         raise AuditError(f"no ledger at {path}")
     clauses, params = [], []
     for column, value in (("run", run), ("site", site)):

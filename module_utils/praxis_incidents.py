@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import sqlite3
 from typing import Any, Callable, Iterable, Mapping
 
 from ansible.module_utils import praxis_ledger
@@ -115,7 +113,7 @@ def _check_finding(finding: Any, index: int, site: str, host: str) -> dict[str, 
     return dict(finding, subject=str(finding.get("subject") or ""))
 
 
-def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+def _row(row: praxis_ledger.Row | None) -> dict[str, Any] | None:
     if row is None:
         return None
     item = dict(row)
@@ -129,7 +127,7 @@ _reading = praxis_ledger.reading
 _writing = praxis_ledger.writing
 
 
-def _silenced(conn: sqlite3.Connection, site: str, host: str, check: str, subject: str,
+def _silenced(conn: praxis_ledger.Connection, site: str, host: str, check: str, subject: str,
               now: dt.datetime) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT * FROM silences WHERE removed_at IS NULL AND host = ? AND check_id = ? "
@@ -138,7 +136,7 @@ def _silenced(conn: sqlite3.Connection, site: str, host: str, check: str, subjec
     return dict(row) if row else None
 
 
-def _queue(conn: sqlite3.Connection, incident: dict[str, Any], kind: str, seq: int, now: dt.datetime,
+def _queue(conn: praxis_ledger.Connection, incident: dict[str, Any], kind: str, seq: int, now: dt.datetime,
            run: str, extra: Mapping[str, Any] | None = None) -> bool:
     """Queue one event (once: the event key is unique); True when it is new."""
     data = {key: incident[key] for key in ("id", "site", "host", "check", "subject", "severity", "priority",
@@ -146,14 +144,14 @@ def _queue(conn: sqlite3.Connection, incident: dict[str, Any], kind: str, seq: i
                                            "opened_at", "resolved_at", "reopened")}
     data.update(extra or {})
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO outbox (event_key, incident_id, site, kind, seq, priority, created_at, run, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (event_key, incident_id, site, kind, seq, priority, created_at, run, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key) DO NOTHING",
         (f"{incident['id']}:{kind}:{seq}", incident["id"], incident["site"], kind, seq, incident["priority"],
          iso(now), run, json.dumps(data, sort_keys=True, default=str)))
     return cursor.rowcount == 1
 
 
-def _get(conn: sqlite3.Connection, incident_id: int) -> dict[str, Any]:
+def _get(conn: praxis_ledger.Connection, incident_id: int) -> dict[str, Any]:
     found = _row(conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone())
     if found is None:
         raise IncidentError(f"no incident {incident_id}")
@@ -173,7 +171,7 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
     result: dict[str, list] = {"opened": [], "updated": [], "escalated": [], "resolved": []}
     # a dry run against a ledger that does not exist yet must not create one: it
     # works on an empty in-memory ledger of the same schema instead
-    with _writing(praxis_ledger.MEMORY if check_mode and not os.path.exists(ledger_path) else ledger_path,
+    with _writing(praxis_ledger.MEMORY if check_mode and not praxis_ledger.exists(ledger_path) else ledger_path,
                   check_mode) as conn:
         active = {(r["check"], r["subject"]): r for r in map(_row, conn.execute(
             "SELECT * FROM incidents WHERE site = ? AND host = ? AND state IN ('open', 'resolving')",
@@ -233,10 +231,10 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
                 cursor = conn.execute(
                     "INSERT INTO incidents (site, host, check_id, subject, state, severity, priority, message, "
                     "value, threshold, first_seen, last_seen, opened_at, updated_at, run) "
-                    "VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (site, host, finding["check"], finding["subject"], finding["severity"], finding["priority"],
                      *values, first, stamp, stamp, stamp, run))
-                incident_id = cursor.lastrowid
+                incident_id = cursor.fetchone()["id"]
             current = _get(conn, incident_id)
             if silence is None and _queue(conn, current, "opened", current["reopened"], moment, run,
                                           {"reopened": current["reopened"]}):
@@ -261,9 +259,9 @@ def observe(ledger_path: str, *, run: str, site: str, host: str, checks: Iterabl
     return result
 
 
-def _notified(conn: sqlite3.Connection, incident_id: int, level: int, stamp: str) -> None:
-    conn.execute("UPDATE incidents SET notified_rank = MAX(notified_rank, ?), last_notified_at = ?, reminders = 0 "
-                 "WHERE id = ?", (level, stamp, incident_id))
+def _notified(conn: praxis_ledger.Connection, incident_id: int, level: int, stamp: str) -> None:
+    conn.execute("UPDATE incidents SET notified_rank = CASE WHEN notified_rank > ? THEN notified_rank ELSE ? END, "
+                 "last_notified_at = ?, reminders = 0 WHERE id = ?", (level, level, stamp, incident_id))
 
 
 def queue_reminders(ledger_path: str, *, sites: Iterable[str], now: Any, run: str = "",
@@ -309,21 +307,21 @@ def expand(ledger_path: str, *, site: str, recipients: Callable[[dict[str, Any]]
             item = _event(event)
             for target in recipients(item):
                 conn.execute(
-                    "INSERT OR IGNORE INTO deliveries (outbox_id, site, recipient, language, audience, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO deliveries (outbox_id, site, recipient, language, audience, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (outbox_id, recipient) DO NOTHING",
                     (event["id"], site, target["address"], target["language"], target["audience"], iso(moment)))
             conn.execute("UPDATE outbox SET expanded_at = ? WHERE id = ?", (iso(moment), event["id"]))
         pending = _pending(conn, site)
     return pending
 
 
-def _event(row: sqlite3.Row) -> dict[str, Any]:
+def _event(row: praxis_ledger.Row) -> dict[str, Any]:
     item = dict(row)
     item["data"] = json.loads(item["data"])
     return item
 
 
-def _pending(conn: sqlite3.Connection, site: str) -> list[dict[str, Any]]:
+def _pending(conn: praxis_ledger.Connection, site: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT d.*, o.kind, o.seq, o.priority, o.data, o.incident_id, o.event_key, o.created_at AS queued_at "
         "FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.site = ? AND d.sent_at IS NULL "
@@ -380,7 +378,7 @@ def mark_failed(ledger_path: str, delivery_ids: Iterable[int], *, worker: str, e
 
 # -- acknowledgement and silences (scripts/praxis-incidents, playbooks/incident.yml) -------------
 
-def _log(conn: sqlite3.Connection, actor: str, action: str, now: dt.datetime, reason: str = "",
+def _log(conn: praxis_ledger.Connection, actor: str, action: str, now: dt.datetime, reason: str = "",
          incident_id: int | None = None, silence_id: int | None = None) -> None:
     conn.execute("INSERT INTO incident_log (at, actor, action, incident_id, silence_id, reason) "
                  "VALUES (?, ?, ?, ?, ?, ?)", (iso(now), actor, action, incident_id, silence_id, reason))
@@ -423,10 +421,11 @@ def silence(ledger_path: str, *, host: str, check: str, subject: str | None = No
     with _writing(ledger_path, check_mode) as conn:
         cursor = conn.execute(
             "INSERT INTO silences (site, host, check_id, subject, starts_at, ends_at, reason, created_by, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (site or "", host, check, subject, iso(moment), iso(end), reason, actor, iso(moment)))
-        _log(conn, actor, "silence", moment, reason, silence_id=cursor.lastrowid)
-        row = dict(conn.execute("SELECT * FROM silences WHERE id = ?", (cursor.lastrowid,)).fetchone())
+        silence_id = cursor.fetchone()["id"]
+        _log(conn, actor, "silence", moment, reason, silence_id=silence_id)
+        row = dict(conn.execute("SELECT * FROM silences WHERE id = ?", (silence_id,)).fetchone())
     return row
 
 
@@ -438,7 +437,7 @@ def unsilence(ledger_path: str, *, host: str, check: str, subject: str | None = 
     with _writing(ledger_path, check_mode) as conn:
         rows = conn.execute(
             "SELECT * FROM silences WHERE removed_at IS NULL AND ends_at > ? AND host = ? AND check_id = ? "
-            "AND (? IS NULL OR subject IS ?)", (iso(moment), host, check, subject, subject)).fetchall()
+            "AND (CAST(? AS TEXT) IS NULL OR subject = ?)", (iso(moment), host, check, subject, subject)).fetchall()
         for row in rows:
             conn.execute("UPDATE silences SET removed_at = ?, removed_by = ? WHERE id = ?",
                          (iso(moment), actor, row["id"]))

@@ -41,7 +41,7 @@ DEVICE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "retries": {"type": "int", "default": 3},
     "retry_delay": {"type": "float", "default": 1.0},
     "options": {"type": "dict", "default": {}},
-    "ledger": {"type": "path"},
+    "ledger": {"type": "str"},
     "run": {"type": "str", "default": ""},
     "now": {"type": "str"},
     "identity": {"type": "str", "default": "strict", "choices": ["strict", "record"]},

@@ -405,11 +405,7 @@ class PatchLedger:
         file and the rebuild of SQLite's WAL index, which cost more than the
         call itself when no other process had the ledger open (bench/patch)."""
         if self._conn is None:
-            import sqlite3
-
-            conn = praxis_ledger.connect(self.path)
-            conn.row_factory = sqlite3.Row
-            self._conn = conn
+            self._conn = praxis_ledger.connect(self.path)
         return self._conn
 
     def close(self) -> None:
@@ -578,7 +574,8 @@ class PatchLedger:
             "SELECT u.key, u.released, u.kind, MIN(d.first_seen) AS site_first_seen, r.pilot_installed_at, "
             "r.pilot_result, r.released_at FROM patch_devices d JOIN patch_updates u ON u.key = d.key "
             "LEFT JOIN patch_rollouts r ON r.site = d.site AND r.key = d.key "
-            "WHERE d.site = ? GROUP BY u.key", (site,)).fetchall()
+            "WHERE d.site = ? GROUP BY u.key, u.released, u.kind, r.pilot_installed_at, r.pilot_result, "
+            "r.released_at ORDER BY u.key", (site,)).fetchall()
         pilot_rows = set()
         pilot_last = None
         if pilot_host:
@@ -653,12 +650,12 @@ class PatchLedger:
             if end <= _iso(now):
                 raise PatchError(f"until {until!r} is not in the future")
         with self._write() as conn:
-            cursor = conn.execute("INSERT INTO patch_holds (site, key, reason, set_by, set_at, until, remove) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?)", (site or "", key, reason, by, _iso(now), end,
-                                                                   int(bool(remove))))
+            hold_id = conn.execute("INSERT INTO patch_holds (site, key, reason, set_by, set_at, until, remove) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                   (site or "", key, reason, by, _iso(now), end, int(bool(remove)))).fetchone()["id"]
             self._log(conn, now, "held", site=site or "", key=key, actor=by,
                       detail=reason + (f" (until {end})" if end else "") + (" (remove)" if remove else ""))
-        return {"id": cursor.lastrowid, "key": key, "site": site or "", "set_by": by, "reason": reason,
+        return {"id": hold_id, "key": key, "site": site or "", "set_by": by, "reason": reason,
                 "until": end, "remove": bool(remove)}
 
     def lift(self, *, key: str, site: str | None, by: str, reason: str, now: dt.datetime) -> int:
@@ -821,7 +818,7 @@ class PatchLedger:
     def _set(conn, site: str, host: str, key: str, state: str, stamp: str, *, installed: bool = False,
              error_code: str | None = None, error: str | None = None, previous: str | None = None) -> None:
         conn.execute(
-            "UPDATE patch_devices SET state = ?, updated_at = ?, installed_at = CASE WHEN ? THEN ? ELSE NULL END, "
+            "UPDATE patch_devices SET state = ?, updated_at = ?, installed_at = CASE WHEN ? = 1 THEN ? ELSE NULL END, "
             "error_code = ?, error = ?, attempts = attempts + 1, "
             "previous_version = COALESCE(?, previous_version) WHERE site = ? AND host = ? AND key = ?",
             (state, stamp, int(installed), stamp, error_code, error, previous, site, host, key))
@@ -848,7 +845,7 @@ class PatchLedger:
                 "u.released, u.released_source, r.pilot_host, r.pilot_installed_at, r.pilot_result, r.released_at, "
                 "r.released_by, r.release_rule FROM patch_devices d JOIN patch_updates u ON u.key = d.key "
                 "LEFT JOIN patch_rollouts r ON r.site = d.site AND r.key = d.key "
-                "WHERE d.site = ? AND (? IS NULL OR d.host = ?) ORDER BY d.host, u.released, d.key",
+                "WHERE d.site = ? AND (CAST(? AS TEXT) IS NULL OR d.host = ?) ORDER BY d.host, u.released, d.key",
                 (site, host, host)).fetchall()
         return [dict(row, categories=json.loads(row["categories"])) for row in rows]
 
@@ -857,7 +854,8 @@ class PatchLedger:
         stamp = _iso(now or dt.datetime.now(dt.timezone.utc))
         with self._read() as conn:
             rows = conn.execute("SELECT * FROM patch_holds WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) "
-                                "AND (? IS NULL OR site IN ('', ?)) ORDER BY id", (stamp, site, site)).fetchall()
+                                "AND (CAST(? AS TEXT) IS NULL OR site IN ('', ?)) ORDER BY id",
+                                (stamp, site, site)).fetchall()
         return [dict(row) for row in rows]
 
     def checks(self, site: str) -> dict[str, list[str]]:
@@ -871,8 +869,9 @@ class PatchLedger:
 
     def log(self, site: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
         with self._read() as conn:
-            rows = conn.execute("SELECT * FROM patch_log WHERE (? IS NULL OR site IN ('', ?)) "
-                                "AND (? IS NULL OR at >= ?) ORDER BY id", (site, site, since, since)).fetchall()
+            rows = conn.execute("SELECT * FROM patch_log WHERE (CAST(? AS TEXT) IS NULL OR site IN ('', ?)) "
+                                "AND (CAST(? AS TEXT) IS NULL OR at >= ?) ORDER BY id",
+                                (site, site, since, since)).fetchall()
         return [dict(row) for row in rows]
 
     def sites(self) -> list[str]:
@@ -922,9 +921,10 @@ class PatchLedger:
 
 class _FileTransaction:
     """``praxis_ledger.writing`` / ``reading`` on the ledger object's kept
-    connection: a write is one ``BEGIN IMMEDIATE`` transaction, committed, or
-    rolled back in check mode and on any error; SQLite errors become the
-    ledger's own ``LedgerError`` (a lock held too long says what to do)."""
+    connection: a write is one transaction under the write lock
+    (``Connection.begin``), committed, or rolled back in check mode and on
+    any error; the connection's errors are the ledger's own ``LedgerError``
+    (a lock held too long says what to do)."""
 
     def __init__(self, ledger: PatchLedger, write: bool) -> None:
         self.ledger = ledger
@@ -932,32 +932,20 @@ class _FileTransaction:
         self.conn = None
 
     def __enter__(self):
-        import sqlite3
-
-        try:
-            self.conn = self.ledger._connection()
-            if self.write:
-                self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise praxis_ledger.sqlite_error(self.ledger.path, exc) from None
+        self.conn = self.ledger._connection()
+        if self.write:
+            self.conn.begin()   # SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory write lock
         return self.conn
 
     def __exit__(self, kind, value, traceback) -> bool:
-        import sqlite3
-
         conn = self.conn
-        try:
-            if self.write:
-                if kind is not None or self.ledger.check_mode:
-                    conn.rollback()
-                else:
-                    conn.commit()
-            elif conn.in_transaction:
+        if self.write:
+            if kind is not None or self.ledger.check_mode:
                 conn.rollback()
-        except sqlite3.Error as exc:
-            raise praxis_ledger.sqlite_error(self.ledger.path, exc) from None
-        if kind is not None and issubclass(kind, sqlite3.Error):
-            raise praxis_ledger.sqlite_error(self.ledger.path, value) from None
+            else:
+                conn.commit()
+        elif conn.in_transaction:
+            conn.rollback()
         return False
 
 
@@ -969,9 +957,6 @@ class _MemoryTransaction:
         self.rollback = rollback
 
     def __enter__(self):
-        import sqlite3
-
-        self.conn.row_factory = sqlite3.Row
         self.conn.execute("SAVEPOINT patch")
         return self.conn
 

@@ -34,6 +34,7 @@ import re
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ansible.module_utils import praxis_ledger
 from ansible.module_utils import praxis_patch as pp
 from ansible.module_utils.praxis_backup import SAFE_PART, private_makedirs, write_file_atomic, write_json_atomic
 from ansible.module_utils.praxis_calendar import parse_timestamp
@@ -429,7 +430,7 @@ def write_site_reports(ledger_path: str | None, output_dir: str, sites: Mapping[
     rendered before anything is written, so a bad site writes nothing.
     Returns the paths written (in check mode: that would be written); a
     report whose only change is the time of the run is left as it is."""
-    ledger = pp.PatchLedger(ledger_path if ledger_path and os.path.exists(ledger_path) else None,
+    ledger = pp.PatchLedger(ledger_path if praxis_ledger.exists(ledger_path) else None,
                             check_mode=True)
     rendered = []
     for site_id in sorted(sites):

@@ -30,3 +30,31 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+# -- the ledger on both backends (tests/pg.py: a real PostgreSQL server per session) ---------------
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's PostgreSQL server (skips without the binaries, fails in CI)."""
+    from tests import pg
+
+    cluster = pg.session_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_ledger(pg_cluster) -> str:
+    """The URL of a new, empty PostgreSQL database for the ledger."""
+    return pg_cluster.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_target(request, tmp_path) -> str:
+    """A new ledger on each backend: an SQLite file path, or a ``postgresql://`` URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.sqlite")
+    return request.getfixturevalue("pg_ledger")

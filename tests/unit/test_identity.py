@@ -87,8 +87,8 @@ def test_pins_in_either_form_are_normalized_and_bad_ones_named():
 
 # -- the store's decisions -----------------------------------------------------------------------
 
-def test_strict_mode_refuses_an_unknown_device_and_names_how_to_record_it(tmp_path):
-    ledger = str(tmp_path / "ledger.sqlite")
+def test_strict_mode_refuses_an_unknown_device_and_names_how_to_record_it(tmp_path, ledger_target):
+    ledger = ledger_target
     store = IdentityStore(ledger, "strict")
     with pytest.raises(IdentityUnknown) as err:
         store.check(make_target(), "ssh", "ssh-ed25519", fingerprint(b"k1"))
@@ -97,8 +97,8 @@ def test_strict_mode_refuses_an_unknown_device_and_names_how_to_record_it(tmp_pa
     assert praxis_ledger.identity(ledger, "huber-ap01", "ssh") is None
 
 
-def test_record_then_known_then_changed_then_accepted(tmp_path):
-    ledger = str(tmp_path / "ledger.sqlite")
+def test_record_then_known_then_changed_then_accepted(tmp_path, ledger_target):
+    ledger = ledger_target
     target = make_target()
     first, second = fingerprint(b"k1"), fingerprint(b"k2")
     store = IdentityStore(ledger, "record", accepted_by="tech")
@@ -134,8 +134,8 @@ def test_record_then_known_then_changed_then_accepted(tmp_path):
     assert history[1]["accepted_by"] == "anna" and history[1]["accepted_reason"] == "ticket 4711 AP replaced"
 
 
-def test_check_mode_records_nothing(tmp_path):
-    ledger = str(tmp_path / "ledger.sqlite")
+def test_check_mode_records_nothing(tmp_path, ledger_target):
+    ledger = ledger_target
     store = IdentityStore(ledger, "record", check_mode=True)
     assert store.check(make_target(), "ssh", "ssh-ed25519", fingerprint(b"k1")) == "would record"
     assert praxis_ledger.identity(ledger, "huber-ap01", "ssh") is None
@@ -192,8 +192,8 @@ def connect_with(monkeypatch, store, key):
     return log
 
 
-def test_changed_key_fails_before_the_password_is_sent(monkeypatch, tmp_path):
-    ledger = str(tmp_path / "ledger.sqlite")
+def test_changed_key_fails_before_the_password_is_sent(monkeypatch, tmp_path, ledger_target):
+    ledger = ledger_target
     known, other = paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
     log = connect_with(monkeypatch, IdentityStore(ledger, "record"), known)
     assert log == ["kex", "password"]                      # recorded, then logged in
@@ -234,8 +234,8 @@ def test_tls_pin_from_the_site_file_or_the_store(tmp_path):
         check_tls(make_target(vendor="opnsense", validate_certs=False, identity=store), b"another")
 
 
-def test_identity_operation_reports_and_fails_per_kind(tmp_path):
-    ledger = str(tmp_path / "ledger.sqlite")
+def test_identity_operation_reports_and_fails_per_kind(tmp_path, ledger_target):
+    ledger = ledger_target
     key = [("ssh-ed25519", fingerprint(b"k1"))]
     result = device_identity(make_target(), IdentityStore(ledger, "record"), prober=lambda t, k: key[0])
     assert result["changed"] and result["identities"][0]["status"] == "recorded"

@@ -31,16 +31,14 @@ def observe(ledger, findings, now, checks=("net.reachability", "net.cpu_percent"
 
 
 def outbox(ledger):
-    conn = sqlite3.connect(ledger)
-    try:
+    with praxis_ledger.reading(ledger) as conn:
         return [tuple(r) for r in conn.execute("SELECT event_key, kind, priority FROM outbox ORDER BY id")]
-    finally:
-        conn.close()
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    return str(tmp_path / "ledger.sqlite")
+def ledger(ledger_target):
+    """Every incident rule on both backends: an SQLite file and a PostgreSQL database."""
+    return ledger_target
 
 
 def test_first_finding_opens_and_queues_once(ledger):
@@ -268,9 +266,11 @@ def test_a_bad_time_names_the_field():
         pi.parse_time("2026-13-40T25:00", "until")
 
 
-def test_every_incident_call_on_a_locked_ledger_is_the_ledgers_lock_error(ledger):
+def test_every_incident_call_on_a_locked_ledger_is_the_ledgers_lock_error(tmp_path):
     """Writes and reads of the incident tables say what the ledger says about a lock
-    (who holds it, praxis_ledger_timeout), never a bare SQLite error."""
+    (who holds it, praxis_ledger_timeout), never a bare SQLite error (PostgreSQL:
+    tests/unit/test_ledger_postgresql.py)."""
+    ledger = str(tmp_path / "ledger.sqlite")
     observe(ledger, [make_finding()], T0)
     (incident,) = pi.incidents(ledger)
     holder = sqlite3.connect(ledger, isolation_level=None)

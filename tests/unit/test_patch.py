@@ -186,8 +186,8 @@ def states(ledger, host):
     return {row["key"]: row for row in ledger.device_states("weber", host)}
 
 
-def test_ring_over_a_month_of_patch_tuesdays_with_a_hold(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_ring_over_a_month_of_patch_tuesdays_with_a_hold(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     practice = Practice(ledger, {PILOT: "workplace", "weber-ws02": "workplace", "weber-ws03": "workplace"})
     practice.publish(*NOVEMBER)
     day = local("2026-11-10T21:00")                 # Patch Tuesday, evening
@@ -221,8 +221,8 @@ def test_ring_over_a_month_of_patch_tuesdays_with_a_hold(tmp_path):
                        ("lifted", "KB5045934", "Technikerin Sommer"), ("released", "KB5045934", "praxisops")]
 
 
-def test_waiting_devices_are_told_when_and_held_updates_are_named(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_waiting_devices_are_told_when_and_held_updates_are_named(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     practice = Practice(ledger, {PILOT: "workplace", "weber-ws02": "workplace"})
     practice.publish(*NOVEMBER)
     when = local("2026-11-10T21:00")
@@ -239,8 +239,8 @@ def test_waiting_devices_are_told_when_and_held_updates_are_named(tmp_path):
         ledger.release(site="weber", key="KB5045934", by="tech", reason="early", now=when)
 
 
-def test_failed_pilot_keeps_the_update_back_and_a_technician_may_release(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_failed_pilot_keeps_the_update_back_and_a_technician_may_release(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     practice = Practice(ledger, {PILOT: "workplace", "weber-ws02": "workplace"})
     practice.publish(NOVEMBER[0])
     practice.fail[PILOT] = {LCU: 2149842976}
@@ -258,8 +258,8 @@ def test_failed_pilot_keeps_the_update_back_and_a_technician_may_release(tmp_pat
     assert plan["updates"] == ["KB5046633"]
 
 
-def test_update_the_pilot_is_not_offered_is_released_after_the_delay(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_update_the_pilot_is_not_offered_is_released_after_the_delay(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     practice = Practice(ledger, {PILOT: "workplace", "weber-srv01": "server"})
     practice.publish(NOVEMBER[0], hosts=["weber-srv01"])         # a server-only update
     start = local("2026-11-10T21:00")
@@ -270,9 +270,9 @@ def test_update_the_pilot_is_not_offered_is_released_after_the_delay(tmp_path):
     assert "not offered to the pilot" in server["release_rule"]
 
 
-def test_servers_with_their_own_ring_wait_after_the_workplaces(tmp_path):
+def test_servers_with_their_own_ring_wait_after_the_workplaces(tmp_path, ledger_target):
     pol = pp.policy({"servers": {"own_ring": True, "delay_days": 3}})
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+    ledger = pp.PatchLedger(ledger_target)
     practice = Practice(ledger, {PILOT: "workplace", "weber-ws02": "workplace", "weber-srv01": "server"}, pol=pol)
     practice.publish(NOVEMBER[0])
     start = local("2026-11-10T21:00")
@@ -282,8 +282,8 @@ def test_servers_with_their_own_ring_wait_after_the_workplaces(tmp_path):
     assert states(ledger, "weber-srv01")["KB5046633"]["installed_at"].startswith("2026-11-20")
 
 
-def test_practice_without_pilot_releases_after_the_delay_from_microsofts_release(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_practice_without_pilot_releases_after_the_delay_from_microsofts_release(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     practice = Practice(ledger, {"weber-ws02": "workplace"}, pilot=None)
     practice.publish(NOVEMBER[0])
     start = local("2026-11-10T21:00")
@@ -294,8 +294,8 @@ def test_practice_without_pilot_releases_after_the_delay_from_microsofts_release
     assert row["installed_at"].startswith("2026-11-17")
 
 
-def test_connection_lost_during_install_is_a_failure_never_success(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_connection_lost_during_install_is_a_failure_never_success(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     when = local("2026-11-10T21:00")
     ledger.record_check(site="weber", host=PILOT, role="workplace", pilot_host=PILOT,
                         updates=pp.normalize_updates(search(*NOVEMBER[:2]), now=when), packages=None, now=when,
@@ -330,8 +330,8 @@ def choco(packages: dict[str, str], outdated: dict[str, str]) -> dict:
                      for n, v in outdated.items()]}}}
 
 
-def test_programs_follow_the_ring_and_self_updating_ones_are_only_reported(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_programs_follow_the_ring_and_self_updating_ones_are_only_reported(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     have = {"7zip": "24.08", "googlechrome": "130.0.6723.117", "chocolatey": "2.3.0"}
 
     def check(host, when, outdated, version="24.08"):
@@ -421,8 +421,8 @@ def seed(ledger, site, host, role, key, title, when_seen, installed_at=None, sta
                           host, key))
 
 
-def test_sla_figures_match_a_hand_computed_small_fleet(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_sla_figures_match_a_hand_computed_small_fleet(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     title = "2026-11 Cumulative Update for Windows 11 Version 23H2 for x64-based Systems (KB5046633)"
     # practice a: 4 PCs. pilot on day 0, two on day 6, one on day 10 -> 7 days: 3/4, 14 days: 4/4
     for host, at in (("a-ws01", "2026-11-10T22:00"), ("a-ws02", "2026-11-16T23:59"),
@@ -451,8 +451,8 @@ def test_sla_figures_match_a_hand_computed_small_fleet(tmp_path):
     assert not any(t["unreachable"] for t in a["targets"])
 
 
-def test_sla_says_when_the_policy_makes_the_target_unreachable(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_sla_says_when_the_policy_makes_the_target_unreachable(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     title = "2026-11 Cumulative Update for Windows 11 Version 23H2 for x64-based Systems (KB5046633)"
     for host in ("a-ws01", "a-ws02", "a-ws03"):
         seed(ledger, "a", host, "workplace", "KB5046633", title, "2026-11-10T21:00", "2026-11-10T22:00")
@@ -468,8 +468,8 @@ def test_sla_says_when_the_policy_makes_the_target_unreachable(tmp_path):
 
 
 # -- findings ---------------------------------------------------------------------------------------------
-def test_failed_overdue_and_reboot_pending_become_findings(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_failed_overdue_and_reboot_pending_become_findings(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     practice = Practice(ledger, {PILOT: "workplace", "weber-ws02": "workplace"})
     practice.publish(*NOVEMBER[:2])
     practice.fail["weber-ws02"] = {NET: 2149842976}
@@ -513,8 +513,8 @@ def test_check_mode_decides_the_same_and_leaves_nothing(tmp_path):
     assert len(memory.device_states("weber")) == 2
 
 
-def test_hold_and_release_need_who_and_why(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_hold_and_release_need_who_and_why(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     now = local("2026-11-10T21:00")
     with pytest.raises(pp.PatchError, match="reason must be given"):
         ledger.hold(key="KB5046633", site="weber", by="tech", reason=" ", now=now)
@@ -563,8 +563,8 @@ def test_accept_list_selects_exactly_the_planned_updates():
     assert not re.search("^KB890830$", "KB8908301")
 
 
-def test_recorded_failed_install_keeps_the_hresult_and_the_others_wait_for_the_reboot(tmp_path):
-    ledger = pp.PatchLedger(str(tmp_path / "ledger.sqlite"))
+def test_recorded_failed_install_keeps_the_hresult_and_the_others_wait_for_the_reboot(tmp_path, ledger_target):
+    ledger = pp.PatchLedger(ledger_target)
     now = local("2026-11-10T22:00")
     ledger.record_check(site="weber", host=PILOT, role="workplace", pilot_host=PILOT,
                         updates=pp.normalize_updates(fixture("updates_search_de"), now=now), packages=None, now=now,
