@@ -49,4 +49,5 @@ def test_python_pins_are_installed():
         line = line.split("#")[0].strip()
         if "==" in line:
             name, version = line.split("==")
+            name = name.split("[")[0]          # psycopg[binary]: the distribution's name without its extras
             assert metadata.version(name) == version, f"{name}: pinned {version}, installed {metadata.version(name)}"
