@@ -915,16 +915,60 @@ def connect(target: str) -> Connection:
     return Connection(_sqlite_connect(target), SQLITE, target, (sqlite3.Error,))
 
 
+# Open PostgreSQL connections of this process, by (process, URL, lock timeout): a job's forks
+# and the tools make several ledger calls each, and a new connection (TCP, authentication,
+# the schema check) cost more than the calls themselves (bench/ledger). A forked child never
+# uses its parent's connection (the process id is part of the key).
+_PG_OPEN: dict[tuple[int, str, float, int], Connection] = {}
+
+
+def _pg_key(target: str) -> tuple[int, str, float, int]:
+    """A connection was opened with a lock timeout and checked against a schema version."""
+    return (os.getpid(), target, _timeout, SCHEMA_VERSION)
+
+
+def _pg_reusable(target: str) -> Connection:
+    key = _pg_key(target)
+    conn = _PG_OPEN.pop(key, None)
+    if conn is not None and not conn.raw.closed and not conn.in_transaction:
+        _PG_OPEN[key] = conn
+        return conn
+    if conn is not None:
+        conn.close()
+    conn = connect(target)
+    _PG_OPEN[key] = conn
+    return conn
+
+
+def close_all() -> None:
+    """Close this process's open PostgreSQL connections (tools that end, tests)."""
+    for key in [k for k in _PG_OPEN if k[0] == os.getpid()]:
+        _PG_OPEN.pop(key).close()
+
+
 @contextlib.contextmanager
 def reading(target: str) -> Iterator[Connection]:
-    """A connection to the ledger, closed afterwards; its errors are LedgerErrors (a lock held
-    too long says what to do)."""
-    conn = connect(target)
+    """A connection to the ledger; its errors are LedgerErrors (a lock held too long says what
+    to do). SQLite: opened and closed. PostgreSQL: this process's open connection is used again
+    (any transaction left open is rolled back afterwards; after an error it is closed)."""
+    if not is_url(target):
+        conn = connect(target)
+        try:
+            with conn.translated():
+                yield conn
+        finally:
+            conn.close()
+        return
+    conn = _pg_reusable(target)
     try:
         with conn.translated():
             yield conn
-    finally:
+    except BaseException:
+        _PG_OPEN.pop(_pg_key(target), None)
         conn.close()
+        raise
+    if conn.in_transaction:
+        conn.rollback()
 
 
 @contextlib.contextmanager

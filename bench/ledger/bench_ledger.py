@@ -40,33 +40,44 @@ NOW = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)
 PROBLEM_EVERY = 5
 
 
-def night(args: tuple[str, int, int]) -> int:
-    """One writer: ``hosts`` hosts of practice ``w<writer>``."""
-    target, writer, hosts = args
+def night(args: tuple[str, int, int, bool]) -> int:
+    """One writer: ``hosts`` hosts of practice ``w<writer>``. ``per_host``: a new connection for
+    every host, as in a job, where each host-task is a fork of its own (its record and its
+    incident call share one connection)."""
+    target, writer, hosts, per_host = args
+    site = f"{'c' if per_host else 'w'}{writer}"
     for n in range(hosts):
-        host = f"w{writer}-h{n:04d}"
-        praxis_ledger.record(target, site=f"w{writer}", host=host, kind="health", status="ok", summary="fine",
+        host = f"{site}-h{n:04d}"
+        praxis_ledger.record(target, site=site, host=host, kind="health", status="ok", summary="fine",
                              data={"cpu_percent": 12}, run="bench")
         findings = ([{"check": "net.reachability", "severity": "critical", "priority": "high", "message": "down"}]
                     if n % PROBLEM_EVERY == 0 else [])
-        praxis_incidents.observe(target, run="bench", site=f"w{writer}", host=host, checks=["net.reachability"],
+        praxis_incidents.observe(target, run="bench", site=site, host=host, checks=["net.reachability"],
                                  findings=findings, now=NOW)
+        if per_host:
+            praxis_ledger.close_all()
     return hosts
 
 
-def measure(backend: str, target: str, writers: int, hosts: int) -> dict:
-    praxis_ledger.connect(target).close()       # the schema first: the writers measure writing only
+def counts(target: str) -> tuple[int, int, int]:
+    """Events, incidents and queued notifications in the ledger (a database given with --url
+    may hold an earlier measurement's)."""
+    with praxis_ledger.reading(target) as conn:
+        return tuple(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+                     for table in ("events", "incidents", "outbox"))
+
+
+def measure(backend: str, target: str, writers: int, hosts: int, per_host: bool = False) -> dict:
+    before = counts(target)                     # also makes the schema: the writers measure writing only
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(writers) as pool:
-        done = sum(pool.map(night, [(target, w, hosts) for w in range(writers)]))
+        done = sum(pool.map(night, [(target, w, hosts, per_host) for w in range(writers)]))
     seconds = time.perf_counter() - started
-    with praxis_ledger.reading(target) as conn:
-        events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        incidents = conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
-        opened = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    events, incidents, opened = (after - earlier for after, earlier in zip(counts(target), before, strict=True))
     expected = writers * len(range(0, hosts, PROBLEM_EVERY))
     ok = events == done == writers * hosts and incidents == opened == expected
-    return {"backend": backend, "writers": writers, "hosts": writers * hosts, "seconds": round(seconds, 3),
+    return {"backend": backend, "connection": "per host" if per_host else "per writer", "writers": writers,
+            "hosts": writers * hosts, "seconds": round(seconds, 3),
             "hosts_per_second": round(done / seconds, 1), "writes_per_second": round(2 * done / seconds, 1),
             "events": events, "incidents": incidents, "ok": ok}
 
@@ -88,6 +99,8 @@ def run(writers: int, hosts: int, backends: list[str], url: str | None) -> dict:
                 cluster.start()
             try:
                 results.append(measure("postgresql", url or cluster.database("bench"), writers, hosts))
+                results.append(measure("postgresql", url or cluster.database("bench_per_host"), writers, hosts,
+                                       per_host=True))
             finally:
                 if cluster is not None:
                     cluster.stop()
@@ -111,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     for item in result["results"]:
-        print(f"{item['backend']:<11} {item['writers']} writers, {item['hosts']} hosts: {item['seconds']:.1f} s, "
+        print(f"{item['backend']:<11} {item['writers']} writers, connection {item['connection']:<10}, "
+              f"{item['hosts']} hosts: {item['seconds']:.1f} s, "
               f"{item['hosts_per_second']:.0f} hosts/s {'ok' if item['ok'] else 'LOST WRITES'}")
     return 0 if all(item["ok"] for item in result["results"]) else 1
 

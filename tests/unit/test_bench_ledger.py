@@ -20,7 +20,8 @@ def test_tiny_run_on_both_backends_counts_every_write(tmp_path, pg_cluster):
     assert bench.main(["--writers", "2", "--hosts", "6", "--url", pg_cluster.database("bench"),
                        "--output", str(output)]) == 0
     result = json.loads(output.read_text())
-    assert [r["backend"] for r in result["results"]] == ["sqlite", "postgresql"]
+    assert [(r["backend"], r["connection"]) for r in result["results"]] == \
+        [("sqlite", "per writer"), ("postgresql", "per writer"), ("postgresql", "per host")]
     for item in result["results"]:
         assert item["ok"] and item["events"] == 12 and item["incidents"] == 4 and item["hosts_per_second"] > 0
 

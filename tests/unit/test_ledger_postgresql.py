@@ -280,3 +280,32 @@ def test_the_audit_trail_is_append_only_on_postgresql_too(pg_cluster, pg_ledger)
             with pytest.raises(Exception, match=f"audit_log is append-only: {word} refused"):
                 admin.execute(statement)
         assert admin.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == 3
+
+
+# -- connections ------------------------------------------------------------------------------------------
+
+def _backends(url: str) -> int:
+    with pl.reading(url) as conn:
+        return conn.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'praxisops' "
+                            "AND datname = current_database()").fetchone()[0]
+
+
+def _record_in_child(url: str) -> int:
+    pl.record(url, site="huber", host="child", kind="health", status="ok", summary="child")
+    return _backends(url)
+
+
+def test_a_process_uses_its_open_connection_again_and_a_child_opens_its_own(pg_ledger):
+    pl.close_all()
+    for n in range(5):
+        pl.record(pg_ledger, site="huber", host="fw", kind="health", status="ok", summary=str(n))
+    assert _backends(pg_ledger) == 1                  # five records and the query: one connection
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_record_in_child, (pg_ledger,)) == 2    # the parent's and the child's own
+    assert len(list(pl.events(pg_ledger))) == 6
+    with pytest.raises(pl.LedgerError):
+        with pl.reading(pg_ledger) as conn:
+            conn.execute("SELECT * FROM no_such_table")
+    assert [e["summary"] for e in pl.events(pg_ledger)][-1] == "child"    # a fresh connection after the error
+    pl.close_all()
+    assert pl._PG_OPEN == {}
