@@ -52,10 +52,11 @@ sites_dir: sites
 """
 
 import os
+import re
 import sys
 
 import ansible.module_utils as _ansible_module_utils
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
 
 _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
@@ -91,12 +92,11 @@ FIXED_GROUPS = ("firewalls", "access_points", "switches", "nas", "workplaces", "
 def vault_password_hint(base, loader):
     """What to pass when the environment's group_vars/host_vars hold
     ansible-vault encrypted files (or values) and the run has no vault
-    password; None when there is none to decrypt or a password was given.
+    password, or a password that does not open them; None when there is
+    none to decrypt or the password given opens the first of them.
     Without it Ansible stops later with only "Attempting to decrypt but no
     vault secrets found"."""
     vault = getattr(loader, "_vault", None)
-    if getattr(vault, "secrets", None):
-        return None
     encrypted = []
     for folder in ("group_vars", "host_vars"):
         for dirpath, dirnames, filenames in os.walk(os.path.join(base, folder)):
@@ -112,6 +112,8 @@ def vault_password_hint(base, loader):
                     encrypted.append(os.path.relpath(path, base))
     if not encrypted:
         return None
+    if getattr(vault, "secrets", None):
+        return _wrong_password(base, encrypted[0], vault)
     shown = ", ".join(encrypted[:3]) + (f" and {len(encrypted) - 3} more" if len(encrypted) > 3 else "")
     hint = (f"{shown} {'is' if len(encrypted) == 1 else 'are'} encrypted with ansible-vault, but this run has "
             "no vault password: pass --vault-password-file <file with the password> or --vault-id <label>@<file> "
@@ -120,6 +122,35 @@ def vault_password_hint(base, loader):
     if os.path.isfile(password_file):
         hint += f"; this inventory's password file is {password_file}: --vault-password-file {password_file}"
     return hint
+
+
+_INLINE_VAULT = re.compile(r"!vault\s*\|[-+]?\s*\n((?:[ \t]+\S.*\n?)+)")
+
+
+def _wrong_password(base, relative, vault):
+    """With a vault password given: whether it opens the first encrypted file of the
+    environment (one decryption per run, not one per file: a wrong password or vault id
+    is caught here with what to do, instead of Ansible's "Decryption failed" later)."""
+    path = os.path.join(base, relative)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(1048576)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if text.startswith("$ANSIBLE_VAULT;"):
+        blob = text
+    else:
+        match = _INLINE_VAULT.search(text)
+        if not match:
+            return None
+        blob = "\n".join(line.strip() for line in match.group(1).splitlines())
+    try:
+        vault.decrypt(blob.encode())
+    except AnsibleError:      # AnsibleVaultError and its kin: no secret opens it
+        return (f"{relative} does not open with the vault password this run was given (a wrong password, or a "
+                "vault id that does not match the file's): check --vault-password-file / --vault-id, or on AWX the "
+                "job template's Vault credential")
+    return None
 
 
 class InventoryModule(BaseInventoryPlugin):

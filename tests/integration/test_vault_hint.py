@@ -63,3 +63,20 @@ def test_without_a_password_file_the_hint_names_the_options_only(tmp_path, inlin
     name = "credentials.yml" if inline else "vault.yml"
     assert listing.returncode != 0 and f"group_vars/site_huber/{name} is encrypted with ansible-vault" in output
     assert "--vault-password-file <file with the password>" in output and ".vault_pass" not in output
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_a_wrong_vault_password_names_the_file_and_what_to_check(tmp_path, inline):
+    env = environment(tmp_path, password_file=False, inline=inline)
+    wrong = tmp_path / "wrong_pass"
+    wrong.write_text("not-the-password\n")
+    listing = ansible("ansible-inventory", "-i", str(env), "--vault-password-file", str(wrong), "--list")
+    output = listing.stdout + listing.stderr
+    name = "credentials.yml" if inline else "vault.yml"
+    assert listing.returncode != 0
+    assert f"group_vars/site_huber/{name} does not open with the vault password this run was given" in output
+    assert "Vault credential" in output
+    right = tmp_path / "right_pass"
+    right.write_text(PASSWORD + "\n")
+    given = ansible("ansible-inventory", "-i", str(env), "--vault-password-file", str(right), "--list")
+    assert given.returncode == 0, given.stderr
