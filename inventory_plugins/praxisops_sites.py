@@ -113,7 +113,10 @@ def vault_password_hint(base, loader):
     if not encrypted:
         return None
     if getattr(vault, "secrets", None):
-        return _wrong_password(base, encrypted[0], vault)
+        # only a file every run reads (group_vars/all): another practice's file may be meant for
+        # another vault id that this run, limited to one practice, does not carry
+        everyone = [path for path in encrypted if re.match(r"^group_vars[/\\]all(?:\.ya?ml$|[/\\])", path)]
+        return _wrong_password(base, everyone[0], vault) if everyone else None
     shown = ", ".join(encrypted[:3]) + (f" and {len(encrypted) - 3} more" if len(encrypted) > 3 else "")
     hint = (f"{shown} {'is' if len(encrypted) == 1 else 'are'} encrypted with ansible-vault, but this run has "
             "no vault password: pass --vault-password-file <file with the password> or --vault-id <label>@<file> "
@@ -128,9 +131,9 @@ _INLINE_VAULT = re.compile(r"!vault\s*\|[-+]?\s*\n((?:[ \t]+\S.*\n?)+)")
 
 
 def _wrong_password(base, relative, vault):
-    """With a vault password given: whether it opens the first encrypted file of the
-    environment (one decryption per run, not one per file: a wrong password or vault id
-    is caught here with what to do, instead of Ansible's "Decryption failed" later)."""
+    """With a vault password given: whether it opens the first encrypted file under
+    group_vars/all (one decryption per run, not one per file: a wrong password is caught
+    here with what to do, instead of Ansible's "Decryption failed" later)."""
     path = os.path.join(base, relative)
     try:
         with open(path, encoding="utf-8") as handle:
@@ -144,6 +147,10 @@ def _wrong_password(base, relative, vault):
         if not match:
             return None
         blob = "\n".join(line.strip() for line in match.group(1).splitlines())
+    header = blob.split("\n", 1)[0].strip().split(";")
+    ids = {vault_id for vault_id, _secret in vault.secrets}
+    if len(header) > 3 and header[3] not in ids:
+        return None              # meant for a vault id this run does not carry: Ansible says so itself
     try:
         vault.decrypt(blob.encode())
     except AnsibleError:      # AnsibleVaultError and its kin: no secret opens it

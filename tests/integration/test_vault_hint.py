@@ -16,12 +16,12 @@ from .ansible_run import ROOT, ansible
 PASSWORD = "lab-password-for-this-test"
 
 
-def environment(tmp_path: Path, *, password_file: bool, inline: bool = False) -> Path:
+def environment(tmp_path: Path, *, password_file: bool, inline: bool = False, all_practices: bool = False) -> Path:
     env = tmp_path / "inventory"
     shutil.copytree(ROOT / "inventories" / "demo" / "sites", env / "sites")
     (env / "praxisops.yml").write_text("---\nplugin: praxisops_sites\nsites_dir: sites\n")
     vault = VaultLib([("default", VaultSecret(PASSWORD.encode()))])
-    folder = env / "group_vars" / "site_huber"
+    folder = env / "group_vars" / ("all" if all_practices else "site_huber")
     folder.mkdir(parents=True)
     secret = vault.encrypt("vault_huber_fw01: {username: key, password: secret}\n").decode()
     if inline:
@@ -29,7 +29,8 @@ def environment(tmp_path: Path, *, password_file: bool, inline: bool = False) ->
         (folder / "credentials.yml").write_text(f"---\nvault_huber_fw01: !vault |\n{indented}\n")
     else:
         (folder / "vault.yml").write_text(secret)
-    (env / "group_vars" / "all.yml").write_text("---\npraxis_device_timeout: 5\n")
+    if not all_practices:
+        (env / "group_vars" / "all.yml").write_text("---\npraxis_device_timeout: 5\n")
     if password_file:
         (env / ".vault_pass").write_text(PASSWORD + "\n")
     return env
@@ -67,16 +68,25 @@ def test_without_a_password_file_the_hint_names_the_options_only(tmp_path, inlin
 
 @pytest.mark.parametrize("inline", [False, True])
 def test_a_wrong_vault_password_names_the_file_and_what_to_check(tmp_path, inline):
-    env = environment(tmp_path, password_file=False, inline=inline)
+    env = environment(tmp_path, password_file=False, inline=inline, all_practices=True)
     wrong = tmp_path / "wrong_pass"
     wrong.write_text("not-the-password\n")
     listing = ansible("ansible-inventory", "-i", str(env), "--vault-password-file", str(wrong), "--list")
     output = listing.stdout + listing.stderr
     name = "credentials.yml" if inline else "vault.yml"
     assert listing.returncode != 0
-    assert f"group_vars/site_huber/{name} does not open with the vault password this run was given" in output
+    assert f"group_vars/all/{name} does not open with the vault password this run was given" in output
     assert "Vault credential" in output
     right = tmp_path / "right_pass"
     right.write_text(PASSWORD + "\n")
     given = ansible("ansible-inventory", "-i", str(env), "--vault-password-file", str(right), "--list")
     assert given.returncode == 0, given.stderr
+
+
+def test_another_practices_vault_file_is_left_to_ansible(tmp_path):
+    """Per-practice vault passwords: a run limited to one practice carries only its own."""
+    env = environment(tmp_path, password_file=False)
+    wrong = tmp_path / "other_pass"
+    wrong.write_text("the-other-practices-password\n")
+    listing = ansible("ansible-inventory", "-i", str(env), "--vault-password-file", str(wrong), "--graph")
+    assert "does not open with the vault password" not in listing.stdout + listing.stderr
