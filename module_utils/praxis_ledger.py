@@ -960,15 +960,18 @@ def reading(target: str) -> Iterator[Connection]:
             conn.close()
         return
     conn = _pg_reusable(target)
+    key = _pg_key(target)
+    clean = False
     try:
         with conn.translated():
             yield conn
-    except BaseException:
-        _PG_OPEN.pop(_pg_key(target), None)
-        conn.close()
-        raise
-    if conn.in_transaction:
-        conn.rollback()
+        clean = True
+    finally:
+        if not clean:
+            _PG_OPEN.pop(key, None)
+            conn.close()
+        elif conn.in_transaction:
+            conn.rollback()
 
 
 @contextlib.contextmanager
