@@ -1,0 +1,176 @@
+"""praxis_monthly.month_report against a seeded practice and month (tests/monthly_seed.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils import praxis_monthly as pm
+from tests.monthly_seed import seed
+
+
+def report(seeded, **overrides):
+    args = {"output_dir": seeded["output_dir"], "site": seeded["site"], "month": seeded["month"],
+            "now": seeded["now"], "provider": seeded["provider"], "policy": None, "hosts": seeded["hosts"]}
+    args.update(overrides)
+    return pm.month_report(seeded["ledger"], **args)
+
+
+def by_host(items):
+    return {item["host"]: item for item in items}
+
+
+def check_figures(data, seeded):
+    exp = seeded["expected"]
+    json.dumps(data)    # JSON-serialisable
+    for host, want in exp["availability"].items():
+        got = by_host(data["availability"]["devices"])[host]
+        assert {k: got[k] for k in want} == want, host
+    for host, want in exp["antivirus"].items():
+        got = by_host(data["antivirus"]["devices"])[host]
+        assert {k: got[k] for k in want} == want, host
+    for host, want in exp["encryption"].items():
+        got = by_host(data["encryption"]["devices"])[host]
+        assert {k: got[k] for k in want} == want, host
+    for host, want in exp["updates"].items():
+        got = by_host(data["updates"]["devices"])[host]
+        assert sorted(u["key"] for u in got["installed"]) == want["installed"], host
+        assert sorted(u["key"] for u in got["failed"]) == want["failed"], host
+        assert sorted(u["key"] for u in got["pending"]) == want["pending"], host
+        assert got["status"] == want["status"], host
+    if exp["sla"]:
+        summary = {t["days"]: t for t in data["updates"]["sla"]["summary"]}
+        for days, (done, total, percent) in exp["sla"].items():
+            assert (summary[days]["installed"], summary[days]["device_updates"], summary[days]["percent"]) == \
+                (done, total, percent), days
+        assert data["updates"]["sla_history"][-1]["targets"][0]["percent"] == exp["sla"][7][2]
+        assert len(data["updates"]["sla_history"]) == 12
+    actions = {(a["kind"], a["host"]) for a in data["summary"]["actions"]}
+    assert actions == exp["actions"]
+
+
+def test_known_figures(tmp_path):
+    seeded = seed(tmp_path)
+    data = report(seeded)
+    check_figures(data, seeded)
+    exp = seeded["expected"]
+    # incidents: reaction times per priority, per ISO week of the month
+    items = sorted(data["incidents"]["items"], key=lambda i: i["opened_at"])
+    want = sorted(exp["incidents"]["items"], key=lambda i: i["opened"])
+    assert [(i["host"], i["check"], i["reaction_hours"], i["reaction_met"]) for i in items] == \
+        [(i["host"], i["check"], i["hours"], i["met"]) for i in want]
+    assert {w["week"]: w["opened"] for w in data["incidents"]["per_week"]} == exp["incidents"]["per_week"]
+    assert data["summary"]["open_incidents"] == exp["incidents"]["open"] == 1
+    assert data["incidents"]["status"] == "warning"
+    assert all(i["message_raw"] for i in items)
+    # backups with their copies, firmware
+    for host, want in exp["backups"].items():
+        got = by_host(data["backups"]["config"])[host]
+        assert got["status"] == want["status"], host
+        assert got["copies"] == want["copies"], host
+    assert data["backups"]["data"] == []
+    for host, want in exp["firmware"].items():
+        got = by_host(data["firmware"]["devices"])[host]
+        assert {k: got[k] for k in want} == want, host
+        assert got["next_window"] is not None
+    # inventory, work done
+    assert sorted(c["host"] for c in data["inventory"]["computers"]) == exp["inventory"]["computers"]
+    assert data["inventory"]["not_managed"] == exp["inventory"]["not_managed"]
+    assert data["inventory"]["software_count"] == exp["inventory"]["software_count"]
+    assert data["inventory"]["missing"] == exp["inventory"]["missing"]
+    assert [{k: w[k] for k in ("at", "by", "playbook", "task", "action")} for w in data["work_done"]] == \
+        exp["work_done"]
+    # summary areas and KBV
+    areas = {a["area"]: a for a in data["summary"]["areas"]}
+    assert list(areas) == list(pm.AREAS)
+    assert areas["antivirus"]["status"] == "critical" and areas["encryption"]["status"] == "critical"
+    assert areas["checks"]["counts"]["no_data"] == 1
+    kbv = {k["requirement_key"]: k for k in data["kbv"]}
+    assert set(kbv) == {e["key"] for e in pm.KBV_REQUIREMENTS}
+    assert kbv["virus_protection"]["covered"] and kbv["backups"]["covered"]
+    assert all(k["number"] is None and not k["number_verified"] for k in data["kbv"])
+    assert data["period"] == {"start": "2026-11-01T00:00:00+01:00", "end": "2026-12-01T00:00:00+01:00"}
+
+
+def test_no_data_never_green(tmp_path):
+    seeded = seed(tmp_path)
+    data = report(seeded)
+    ws04 = f"{seeded['site']['id']}-ws04"
+    for area in ("antivirus", "encryption", "updates", "availability"):
+        device = by_host(data[area]["devices"])[ws04]
+        assert device["status"] == "no_data", area
+        assert data[area]["status"] != "ok", area
+    assert pm.worst(["ok", "no_data", "ok"]) == "no_data"
+    assert pm.worst([]) == "no_data"
+
+
+def test_empty_month(tmp_path):
+    """A month before anything was recorded: every device no_data, no incidents, nothing done."""
+    seeded = seed(tmp_path)
+    data = report(seeded, month="2026-05")
+    for area in ("antivirus", "availability"):
+        assert data[area]["status"] == "no_data", area
+    assert all(d["status"] == "no_data" for d in data["availability"]["devices"])
+    assert all(d["status"] == "no_data" for d in data["antivirus"]["devices"])
+    assert data["incidents"]["items"] == [] and data["summary"]["open_incidents"] == 0
+    assert data["work_done"] == []
+    assert all(d["installed"] == [] for d in data["updates"]["devices"])
+
+
+def test_no_ledger_is_no_data_and_creates_nothing(tmp_path):
+    seeded = seed(tmp_path)
+    missing = tmp_path / "none.sqlite"
+    data = pm.month_report(str(missing), output_dir=seeded["output_dir"], site=seeded["site"], month="2026-11",
+                           now=seeded["now"], provider=seeded["provider"], hosts=seeded["hosts"])
+    assert not missing.exists()
+    assert data["incidents"]["status"] == "no_data" and data["updates"]["status"] == "no_data"
+    assert data["updates"]["sla"] is None
+
+
+def test_without_network_devices(tmp_path):
+    seeded = seed(tmp_path, network=False)
+    data = report(seeded)
+    check_figures(data, seeded)
+    assert data["backups"]["config"] == [] and data["backups"]["status"] == "no_data"
+    assert data["firmware"]["devices"] == []
+    kbv = {k["requirement_key"]: k for k in data["kbv"]}
+    assert not kbv["firewall"]["covered"] and kbv["firewall"]["evidence"] == []
+
+
+def test_without_windows(tmp_path):
+    seeded = seed(tmp_path, windows=False)
+    data = report(seeded)
+    check_figures(data, seeded)
+    assert data["antivirus"]["devices"] == [] and data["antivirus"]["status"] == "no_data"
+    assert data["updates"]["sla"] is None
+    assert data["inventory"]["not_managed"][0]["os"] == "macos"
+    assert not {k["requirement_key"]: k for k in data["kbv"]}["virus_protection"]["covered"]
+
+
+def test_300_devices(tmp_path):
+    seeded = seed(tmp_path, devices=300, network=False)
+    data = report(seeded)
+    assert len(data["antivirus"]["devices"]) == 300
+    check_figures(data, seeded)
+
+
+def test_bad_input_names_the_field(tmp_path):
+    seeded = seed(tmp_path, network=False, windows=False)
+    with pytest.raises(pm.MonthlyError, match="month 'November'"):
+        report(seeded, month="November")
+    with pytest.raises(pm.MonthlyError, match="hosts.x: role 'router'"):
+        report(seeded, hosts={"x": "router"})
+    with pytest.raises(pm.MonthlyError, match="provider.name"):
+        report(seeded, provider={})
+    bad = tmp_path / "output" / "workplaces" / "huber" / "inventory.json"
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(pm.MonthlyError, match="inventory.json: not readable as JSON"):
+        report(seeded)
+
+
+def test_both_ledger_backends(tmp_path, ledger_target):
+    seeded = seed(tmp_path, ledger=ledger_target)
+    data = report(seeded)
+    check_figures(data, seeded)
+    assert data["summary"]["open_incidents"] == 1
