@@ -26,7 +26,9 @@ import os
 import re
 from typing import Any, Iterable, Mapping
 
-from ansible.module_utils import praxis_audit, praxis_ledger, praxis_patch
+from ansible.module_utils import praxis_audit
+from ansible.module_utils import praxis_ledger
+from ansible.module_utils import praxis_patch
 from ansible.module_utils.praxis_backup import facts_path
 from ansible.module_utils.praxis_calendar import CalendarError, SiteCalendar, parse_timestamp
 from ansible.module_utils.praxis_errors import PraxisError
@@ -138,7 +140,7 @@ def previous_months(month: str, count: int) -> list[str]:
     """``count`` months ending with ``month``, oldest first."""
     year, number = int(month[:4]), int(month[5:7])
     result = []
-    for _ in range(count):
+    for _step in range(count):
         result.append(f"{year:04d}-{number:02d}")
         year, number = (year - 1, 12) if number == 1 else (year, number - 1)
     return result[::-1]
@@ -226,10 +228,9 @@ def _antivirus(windows: list[str], records: Mapping[str, Any], checked: Mapping[
 def _updates(ledger: str | None, site: Mapping[str, Any], windows: Mapping[str, str], month: str,
              start: dt.datetime, end: dt.datetime, now: dt.datetime, policy: Any,
              zone: Any) -> dict[str, Any]:
-    empty = {"status": "no_data", "devices": [{"host": h, "role": r, "status": "no_data", "installed": [],
-                                                "failed": [], "pending": [], "checks": 0}
-                                               for h, r in windows.items()],
-             "sla": None, "sla_history": []}
+    devices = [{"host": h, "role": r, "status": "no_data", "installed": [], "failed": [], "pending": [],
+                "checks": 0} for h, r in windows.items()]
+    empty = {"status": "no_data", "devices": devices, "sla": None, "sla_history": []}
     if not windows or not ledger or not praxis_ledger.exists(ledger):
         return empty
     try:
@@ -295,13 +296,13 @@ def _incidents(rows: list[dict[str, Any]], start: dt.datetime, end: dt.datetime,
     weeks: dict[str, int] = {}
     day = start.date()
     while day < end.date():
-        year, week, _ = day.isocalendar()
+        year, week, _weekday = day.isocalendar()
         weeks.setdefault(f"{year}-W{week:02d}", 0)
         day += dt.timedelta(days=1)
     for item in items:
         opened = parse_timestamp(item["opened_at"], "opened_at").astimezone(zone)
         if start <= opened < end:
-            year, week, _ = opened.isocalendar()
+            year, week, _weekday = opened.isocalendar()
             weeks[f"{year}-W{week:02d}"] += 1
     open_items = [i for i in items if i["state"] in ("open", "resolving")]
     if any(i["priority"] == "high" for i in open_items):
