@@ -31,6 +31,8 @@ import re
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ansible.module_utils.praxis_errors import PraxisError
+
 STATUSES = ("ok", "warning", "critical", "no_data")
 AREAS = ("antivirus", "updates", "checks", "backups", "firmware", "encryption", "inventory")
 LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -41,7 +43,7 @@ CHART_COLOURS = {"ok": "#2e7d32", "warning": "#f9a825", "critical": "#c62828", "
                  "line": ("#1565c0", "#6a1b9a"), "bar": "#1565c0"}
 
 
-class ReportError(ValueError):
+class ReportError(PraxisError, ValueError):
     pass
 
 
@@ -206,7 +208,7 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
     updates = _section(data, "updates")
     failed = []
     rows = []
-    for i, d in enumerate(updates.get("devices") or []):
+    for d in updates.get("devices") or []:
         rows.append({"host": d.get("host"), "role": catalog["role"].get(str(d.get("role")), dash),
                      "installed": fmt.number(len(d.get("installed") or [])),
                      "failed": fmt.number(len(d.get("failed") or [])),
@@ -529,3 +531,36 @@ def same_report(old_html: str, new_html: str) -> bool:
 
 def escape(text: Any) -> str:
     return html_lib.escape(str(text))
+
+
+# -- files and mail -------------------------------------------------------------------------------
+def file_base(data: Mapping[str, Any]) -> str:
+    """``bericht`` (German) or ``report`` (English): the file name without extension."""
+    return texts(_section(data, "site").get("language") or "de")["file_name"]
+
+
+def mail_message(data: Mapping[str, Any], pdf: bytes, *, sender: str, to: str, now: Any) -> Any:
+    """The e-mail with the report's PDF attached, in the practice's language."""
+    from email.message import EmailMessage
+    from email.policy import SMTP as SMTP_POLICY
+    from email.utils import format_datetime, make_msgid
+
+    site = _section(data, "site")
+    catalog = texts(site.get("language") or "de")
+    fmt = Format(catalog, site.get("timezone"))
+    month = fmt.month(data.get("month"))
+    practice = str(site.get("name") or site.get("id"))
+    provider = str((data.get("provider") or {}).get("name") or catalog["provider_default"])
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["Subject"] = catalog["mail_subject"].format(month=month, practice=practice)
+    message["From"] = sender
+    message["To"] = to
+    message["Date"] = format_datetime(fmt.moment(now, "now"))
+    message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
+    message["Auto-Submitted"] = "auto-generated"
+    message["Content-Language"] = site.get("language") or "de"
+    message.set_content(catalog["mail_body"].format(month=month, practice=practice, provider=provider),
+                        charset="utf-8")
+    message.add_attachment(pdf, maintype="application", subtype="pdf",
+                           filename=f"{catalog['file_name']}-{site.get('id')}-{data.get('month')}.pdf")
+    return message

@@ -18,6 +18,12 @@ TEXTS = {
     "month_short_format": "MMM yy",
     "percent_format": "#,##0.0",
     "provider_default": "Ihr IT-Dienstleister",
+    "file_name": "bericht",
+    "mail_subject": "Monatsbericht {month}: {practice}",
+    "mail_body": "Guten Tag,\n\nim Anhang finden Sie den Monatsbericht {month} zur IT Ihrer Praxis {practice}: "
+                 "den Stand von Virenschutz, Updates, Sicherungen, Firmware und Verschlüsselung, die Störungen "
+                 "des Monats und die durchgeführten Arbeiten.\n\nMit freundlichen Grüßen\n{provider}\n\n-- \n"
+                 "Diese Nachricht wurde automatisch erstellt.",
     "title": "Monatsbericht {month}",
     "subtitle": "{practice}",
     "period": "Zeitraum: {start} bis {end}",

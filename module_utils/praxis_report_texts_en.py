@@ -16,6 +16,11 @@ TEXTS = {
     "month_short_format": "MMM yy",
     "percent_format": "#,##0.0",
     "provider_default": "your IT service provider",
+    "file_name": "report",
+    "mail_subject": "Monthly report {month}: {practice}",
+    "mail_body": "Hello,\n\nattached is the monthly report {month} on the IT of your practice {practice}: the "
+                 "state of antivirus, updates, backups, firmware and encryption, the month's incidents and the "
+                 "work done.\n\nKind regards\n{provider}\n\n-- \nThis message was generated automatically.",
     "title": "Monthly report {month}",
     "subtitle": "{practice}",
     "period": "Period: {start} to {end}",
