@@ -469,8 +469,8 @@ def charts(data: Mapping[str, Any]) -> dict[str, str]:
 
 # -- HTML and PDF ---------------------------------------------------------------------------------
 def _css_string(text: str) -> str:
-    """A CSS string literal (content: "..."): quotes, backslashes and line breaks escaped."""
-    return '"' + re.sub(r'["\\\n\r]', lambda m: "\\%X " % ord(m.group()), str(text)) + '"'
+    """A CSS string literal (content: "..."): quotes, backslashes, line breaks and angle brackets escaped."""
+    return '"' + re.sub(r'["\\\n\r<>]', lambda m: "\\%X " % ord(m.group()), str(text)) + '"'
 
 
 def render_html(data: Mapping[str, Any], chart_svgs: Mapping[str, str] | None = None) -> str:
