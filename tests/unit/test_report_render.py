@@ -95,7 +95,8 @@ def test_german_pdf_has_the_figures_and_headings(german_pdf, tmp_path):
                      "95 % der Geräte innerhalb von 7 Tagen 93,8 %", "nicht eingehalten", "100,0 %", "96,7 %",
                      "KB5070881", "0x800f0922", "huber-ws03", "Speicherplatz", "Virensignaturen",
                      "Seite 1 von", "Die Sicherung der Praxisdaten ist noch nicht Teil des Service",
-                     "vollständig verschlüsselt", "XTS-AES 256 Bit", "Monatliche Wartung", "Installation von Updates", "automatisch", "m.keller",
+                     "vollständig verschlüsselt", "XTS-AES 256 Bit", "Monatliche Wartung",
+                     "Installation von Updates", "automatisch", "m.keller",
                      "huber-ws02 muss neu gestartet werden", "Anlage 1 Nr. 3", "16 GB", "Offene Störungen am "
                      "Monatsende: 1", "30. Nov. 2026, 23:45 Uhr", "5. Dez. 2026, 02:00 Uhr"):
         assert expected in text, expected
