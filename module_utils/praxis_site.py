@@ -899,6 +899,7 @@ def resolved_site(site: dict) -> dict:
     result["group"] = "site_" + group_name(site["id"])
     for contact in result.get("contacts", []):
         contact.setdefault("alerts", True)
+        contact.setdefault("reports", False)
         contact.setdefault("priorities", ["high", "medium", "low"])
     return result
 
