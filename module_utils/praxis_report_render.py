@@ -306,7 +306,8 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
     out["work"] = [{"date": fmt.date(day), "job": job, "host": host, "by": who, "changes": fmt.number(n)}
                    for (day, job, host, who), n in sorted(work.items())]
 
-    out["kbv"] = [{"requirement": catalog["anlage"].format(anlage=k.get("anlage"), number=k.get("number")),
+    out["kbv"] = [{"requirement": (catalog["anlage"] if k.get("number") else catalog["anlage_only"]).format(
+                       anlage=k.get("anlage"), number=k.get("number")),
                    "name": catalog["kbv_requirement"].get(str(k.get("requirement_key")))
                    or catalog["kbv_requirement"]["other"],
                    "evidence": ", ".join(dict.fromkeys(catalog["kbv_evidence"].get(str(e.get("key")))
