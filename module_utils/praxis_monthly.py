@@ -11,7 +11,7 @@ the nightly and monthly jobs wrote (the facts files
 contacts a device. The result is JSON-serialisable and language-neutral:
 status words, numbers, ISO times with offset and check ids; the only prose
 is what technicians' tools stored in the ledger, under keys ending in
-``_raw``. Its shape is docs/monthly-report.md.
+``_raw``. Its shape is docs/report.md.
 
 Every area has a ``status``: ``ok``, ``warning``, ``critical`` or
 ``no_data``. A device without a check in the month is ``no_data``, never
@@ -498,7 +498,7 @@ def _area_evidence(area: Mapping[str, Any], items_key: str) -> dict[str, Any]:
 def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any], month: str, now: dt.datetime,
                  provider: Mapping[str, Any], policy: Mapping[str, Any] | None = None,
                  hosts: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The data of the monthly report of one practice (docs/monthly-report.md).
+    """The data of the monthly report of one practice (docs/report.md).
 
     ``ledger``: the SQLite file or ``postgresql://`` URL (None or a file that does not exist:
     every area from the ledger is ``no_data``; nothing is created); ``output_dir``: the output
