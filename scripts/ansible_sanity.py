@@ -158,6 +158,25 @@ def todo_text(match: re.Match) -> str:
     return rest if rest.startswith("(") else rest.split("\n", 1)[0]
 
 
+def mixed_imports(sources: dict[str, str], module_side_utils: set[str]) -> list[str]:
+    """Imports of several praxis utils in one statement where some travel to the managed node and
+    others are controller-only: the collection keeps them in two places, so they need two lines."""
+    problems = []
+    for name, text in sources.items():
+        if not name.endswith(".py"):
+            continue
+        for match in MODULE_UTILS_IMPORT.finditer(text):
+            if match.group(1):
+                continue
+            names = set(re.findall(r"praxis_\w+", re.match(r"[^)]*", todo_text(match)).group(0)))
+            kinds = {util in module_side_utils for util in names}
+            if len(kinds) > 1:
+                line = text.count("\n", 0, match.start()) + 1
+                problems.append(f"{name}:{line}: import {', '.join(sorted(names))} on separate lines (some are "
+                                f"module utils, some controller-only: {', '.join(sorted(names - module_side_utils))})")
+    return problems
+
+
 def rewrite(text: str, suffix: str, module_side_utils: set[str] | frozenset = frozenset()) -> str:
     """The project's source as the collection needs it, line for line."""
     if suffix in (".ps1", ".psm1"):
@@ -190,6 +209,9 @@ def assemble(base: Path) -> tuple[Path, dict[str, str]]:
             if source.is_file() and source.suffix in suffixes and source.name != "__init__.py":
                 sources[f"{folder}/{source.name}"] = source.read_text(encoding="utf-8")
     module_side_utils = module_side(sources)
+    mixed = mixed_imports(sources, module_side_utils)
+    if mixed:
+        raise SystemExit("ansible-test sanity: " + "; ".join(mixed))
     for project, text in sources.items():
         folder, filename = project.split("/")
         target = FOLDERS[folder][0]

@@ -105,3 +105,16 @@ def test_every_ignore_needs_its_reason_and_a_project_file(tmp_path, monkeypatch)
 def test_every_skipped_test_has_its_reason():
     for reasons in (sanity.SKIPPED_TESTS, sanity.PWSH_TESTS):
         assert reasons and all(isinstance(reason, str) and len(reason) > 20 for reason in reasons.values())
+
+
+def test_one_import_of_a_module_util_and_a_controller_only_util_is_refused_naming_the_line():
+    sources = {"module_utils/praxis_report.py": "x = 1\nfrom ansible.module_utils import praxis_audit, praxis_ledger\n"}
+    problems = sanity.mixed_imports(sources, {"praxis_ledger"})
+    assert problems == ["module_utils/praxis_report.py:2: import praxis_audit, praxis_ledger on separate lines (some "
+                        "are module utils, some controller-only: praxis_audit)"]
+    assert sanity.mixed_imports({"a.py": "from ansible.module_utils import praxis_ledger, praxis_backup\n"},
+                                {"praxis_ledger", "praxis_backup"}) == []
+    project = {f"{p.parent.name}/{p.name}": p.read_text(encoding="utf-8")
+               for folder in ("library", "module_utils", "action_plugins", "callback_plugins", "filter_plugins",
+                              "inventory_plugins") for p in (ROOT / folder).glob("*.py")}
+    assert sanity.mixed_imports(project, sanity.module_side(project)) == []
