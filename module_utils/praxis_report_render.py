@@ -231,8 +231,8 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
         if item.get("resolved_at") is None and item.get("acked_at") is None:
             reaction = catalog["reaction_open"]
         elif item.get("reaction_met"):
-            reaction = catalog["reaction_met"].format(hours=fmt.number(round(float(item.get("reaction_hours")
-                                                                                  or 0), 1)))
+            hours = round(float(item.get("reaction_hours") or 0), 1)
+            reaction = catalog["reaction_met"].format(hours=fmt.number(hours))
         else:
             reaction = catalog["reaction_missed"]
         items.append({"opened": fmt.datetime(item.get("opened_at"), f"incidents.items[{i}].opened_at"),
@@ -306,8 +306,11 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
     out["work"] = [{"date": fmt.date(day), "job": job, "host": host, "by": who, "changes": fmt.number(n)}
                    for (day, job, host, who), n in sorted(work.items())]
 
-    out["kbv"] = [{"requirement": (catalog["anlage"] if k.get("number") else catalog["anlage_only"]).format(
-                       anlage=k.get("anlage"), number=k.get("number")),
+    def requirement(item: Mapping[str, Any]) -> str:
+        template = catalog["anlage"] if item.get("number") else catalog["anlage_only"]
+        return template.format(anlage=item.get("anlage"), number=item.get("number"))
+
+    out["kbv"] = [{"requirement": requirement(k),
                    "name": catalog["kbv_requirement"].get(str(k.get("requirement_key")))
                    or catalog["kbv_requirement"]["other"],
                    "evidence": ", ".join(dict.fromkeys(catalog["kbv_evidence"].get(str(e.get("key")))
@@ -493,7 +496,7 @@ def render_html(data: Mapping[str, Any], chart_svgs: Mapping[str, str] | None = 
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                      keep_trailing_newline=True)
-    environment.filters["svg"] = lambda text: jinja2.utils.markupsafe.Markup(text)
+    environment.filters["svg"] = jinja2.utils.markupsafe.Markup
     return environment.get_template("monthly.html.j2").render(**context)
 
 
