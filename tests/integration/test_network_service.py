@@ -263,27 +263,42 @@ def test_four_monthly_runs_keep_three_encrypted_copies(service):
     no_deprecation(result)
 
 
+def changed_outside_the_report(log: str) -> set[str]:
+    """Hosts a task changed, leaving out the play that writes the monthly report."""
+    hosts: set[str] = set()
+    report = False
+    for line in log.splitlines():
+        if line.startswith("PLAY ["):
+            report = "monthly report" in line
+        elif not report and line.startswith("changed: ["):
+            hosts.add(line.split("[", 1)[1].split("]", 1)[0])
+    return hosts
+
+
 def test_a_second_monthly_run_on_an_unchanged_lab_changes_and_records_nothing_in_check_mode(service):
     # the facts files as a nightly run leaves them after the monthly runs' firmware updates,
     # and the plans drawn from them
     for night in ("2027-03-04T23:30:00+01:00", "2027-03-05T23:30:00+01:00"):
         nightly, recap = service.play("nightly.yml", now=night)
         assert failed_hosts(recap) == set(), nightly.stdout[-3000:]
-    first, recap = service.play("monthly.yml", now="2027-03-06T23:30:00+01:00")
+    # the monthly report (its own play, the last one) is a file on the controller that changes with the
+    # month's figures and the facts files; this test is about the devices: the report is left out
+    report = ("-e", "praxis_report_month=2027-02")
+    first, recap = service.play("monthly.yml", *report, now="2027-03-06T23:30:00+01:00")
     assert first.returncode == 0 and failed_hosts(recap) == set(), first.stdout[-4000:]
     # a nightly run between the monthly runs moves only the times of the device facts
     nightly, recap = service.play("nightly.yml", now="2027-04-06T23:30:00+01:00")
     assert failed_hosts(recap) == set(), nightly.stdout[-3000:]
     plans = {p: p.read_bytes() for p in (service.out / "network-plans").rglob("network-plan.*")}
-    result, recap = service.play("monthly.yml", now="2027-04-07T23:30:00+01:00")
+    result, recap = service.play("monthly.yml", *report, now="2027-04-07T23:30:00+01:00")
     assert result.returncode == 0 and failed_hosts(recap) == set(), result.stdout[-4000:]
-    assert changed_hosts(recap) == {}, result.stdout[-4000:]
+    assert changed_outside_the_report(result.stdout) == set(), result.stdout[-4000:]
     assert {p: p.read_bytes() for p in plans} == plans
     no_deprecation(result)
 
     rows = service.rows()
     service.lab.control("POST", "/devices/lab001-fw01/state", {"hostname": "fw-check-mode"})
-    check, recap = service.play("monthly.yml", "--check", "--diff", now="2027-04-07T23:40:00+01:00")
+    check, recap = service.play("monthly.yml", "--check", "--diff", *report, now="2027-04-07T23:40:00+01:00")
     assert check.returncode == 0, check.stdout[-4000:]
     assert recap["lab001-fw01"]["changed"]      # the backup would be stored ...
     assert service.rows() == rows               # ... but nothing is recorded
