@@ -43,7 +43,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
-from ansible.module_utils.praxis_action import ledger_path  # noqa: E402
+from ansible.module_utils.praxis_action import ledger_path, play_variables  # noqa: E402
 from ansible.module_utils.praxis_audit import AuditRun  # noqa: E402
 from ansible.module_utils.praxis_errors import PraxisError  # noqa: E402
 from ansible.module_utils.praxis_ledger import TIMEOUT_VARIABLE, run_id, start_run  # noqa: E402
@@ -85,8 +85,7 @@ class CallbackModule(CallbackBase):
         manager = play.get_variable_manager()
         self.inventory = getattr(manager, "_inventory", None)
         extra = dict(manager.extra_vars or {})
-        variables = self._variables(play, manager)
-        path, timeout = self._ledger(variables, getattr(manager, "_loader", None))
+        path, timeout = self._ledger(play_variables(play, manager))
         try:
             self.trail = AuditRun(path, run_id(extra.get("awx_job_id"), extra.get("praxis_run_id")), timeout=timeout)
         except PraxisError as exc:          # a bad praxis_ledger_timeout: the default, and say so
@@ -98,28 +97,9 @@ class CallbackModule(CallbackBase):
                                              check=bool(args.get("check")), diff=bool(args.get("diff"))))
 
     @staticmethod
-    def _variables(play, manager) -> dict:
-        """The first play's variables, with the group variables of its first host (where
-        praxis_ledger_path is usually set)."""
-        inventory = getattr(manager, "_inventory", None)
-        try:
-            hosts = inventory.get_hosts(play.hosts) if inventory is not None else []
-        except Exception:  # noqa: BLE001 - a pattern only the play can resolve: the play's variables alone
-            hosts = []
-        return manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
-
-    @staticmethod
-    def _ledger(variables: dict, loader) -> tuple[str, object]:
+    def _ledger(variable) -> tuple[str, object]:
         """The ledger's path and praxis_ledger_timeout, as the actions resolve them."""
-        from ansible.template import Templar
-
-        templar = Templar(loader=loader, variables=variables)
-
-        def variable(name: str):
-            value = variables.get(name)
-            return None if value is None else templar.template(value)
-
-        return ledger_path(variable, variables.get("playbook_dir")), variable(TIMEOUT_VARIABLE)
+        return ledger_path(variable, variable("playbook_dir")), variable(TIMEOUT_VARIABLE)
 
     # -- the hosts -----------------------------------------------------------------------------------
     def _site(self, host) -> str:

@@ -50,7 +50,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
-from ansible.module_utils.praxis_action import output_dir  # noqa: E402
+from ansible.module_utils.praxis_action import output_dir, play_variables  # noqa: E402
 from ansible.module_utils.praxis_backup import write_file_atomic  # noqa: E402
 from ansible.module_utils.praxis_ledger import run_id, start_run  # noqa: E402
 
@@ -91,23 +91,9 @@ class CallbackModule(CallbackBase):
     def _output_dir(self, play, manager) -> str:
         """``runs`` in the output folder the actions write to (praxis_output_dir of the
         first play, with the group variables of its first host), else beside playbooks/."""
-        from ansible.template import Templar
-
         fallback = os.path.join(os.path.dirname(self.playbook_dir), "output", "runs")
         try:
-            inventory = getattr(manager, "_inventory", None)
-            try:
-                hosts = inventory.get_hosts(play.hosts) if inventory is not None else []
-            except Exception:  # noqa: BLE001 - a pattern only the play can resolve: the play's variables
-                hosts = []
-            variables = manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
-            templar = Templar(loader=getattr(manager, "_loader", None), variables=variables)
-
-            def variable(name: str):
-                value = variables.get(name)
-                return None if value is None else templar.template(value)
-
-            return os.path.join(output_dir(variable, self.playbook_dir), "runs")
+            return os.path.join(output_dir(play_variables(play, manager), self.playbook_dir), "runs")
         except Exception as exc:  # noqa: BLE001 - the summary must not stop a run
             self._display.warning(f"praxis_summary: praxis_output_dir could not be resolved ({exc}); "
                                   f"the summary goes to {fallback}")

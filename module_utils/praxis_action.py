@@ -379,3 +379,25 @@ def ledger_path(variable: Callable[[str], Any], playbook_dir: str | None) -> str
     ``ledger.sqlite`` in the output folder."""
     return str(location(variable(LEDGER_URL)) or location(variable("praxis_ledger_path"))
                or os.path.join(output_dir(variable, playbook_dir), "ledger.sqlite"))
+
+
+def play_variables(play: Any, manager: Any) -> Callable[[str], Any]:
+    """For a callback at the start of a play: ``variable(name)``, the play's variable
+    with the group variables of its first host (where ``praxis_output_dir`` and
+    ``praxis_ledger_path`` are usually set), templated as the actions see it, or None.
+    A host pattern only the play can resolve gives the play's variables alone."""
+    from ansible.template import Templar
+
+    inventory = getattr(manager, "_inventory", None)
+    try:
+        hosts = inventory.get_hosts(play.hosts) if inventory is not None else []
+    except Exception:  # noqa: BLE001 - a pattern only the play can resolve: the play's variables alone
+        hosts = []
+    variables = manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
+    templar = Templar(loader=getattr(manager, "_loader", None), variables=variables)
+
+    def variable(name: str) -> Any:
+        value = variables.get(name)
+        return None if value is None else templar.template(value)
+
+    return variable
