@@ -80,19 +80,8 @@ class ActionModule(PraxisAction):
     # -- practices --------------------------------------------------------------------------------
     def practices(self, task_vars: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         """The practices of the play's hosts, each with its site and its hosts' roles."""
-        hostvars = task_vars.get("hostvars") or {}
         found: dict[str, dict[str, Any]] = {}
-        for host in task_vars.get("ansible_play_hosts_all") or []:
-            site = (hostvars.get(host) or {}).get("praxis_site")
-            if site is None:
-                continue
-            site = self._templar.template(site)
-            if not isinstance(site, Mapping) or not site.get("id") or not isinstance(site.get("devices"), Mapping):
-                raise render.ReportError(f"{host}: praxis_site has no id or devices (is the praxisops_sites "
-                                         "inventory used?)")
-            site_id = str(site["id"])
-            if site_id in found:
-                continue
+        for site_id, site in self.play_sites(task_vars).items():
             if not SAFE_PART.match(site_id):
                 raise render.ReportError(f"site id {site_id!r} cannot be a folder name")
             render.texts(site.get("language") or "de")      # a language without texts stops before anything

@@ -56,22 +56,8 @@ class ActionModule(PraxisAction):
     def practices(self, task_vars: Mapping[str, Any], provider: Mapping[str, Any] | None) -> dict[str, Any]:
         """The practices of the play's Windows hosts, each with every Windows
         host of its site file."""
-        hostvars = task_vars.get("hostvars") or {}
-        windows = set((task_vars.get("groups") or {}).get("windows") or [])
         found: dict[str, dict[str, Any]] = {}
-        for host in task_vars.get("ansible_play_hosts_all") or []:
-            if host not in windows:
-                continue
-            site = (hostvars.get(host) or {}).get("praxis_site")
-            if site is None:
-                continue
-            site = self._templar.template(site)
-            if not isinstance(site, Mapping) or not site.get("id") or not isinstance(site.get("devices"), Mapping):
-                raise pp.PatchError(f"{host}: praxis_site has no id or devices (is the praxisops_sites inventory "
-                                    "used?)")
-            site_id = str(site["id"])
-            if site_id in found:
-                continue
+        for site_id, site in self.play_sites(task_vars, "windows").items():
             hosts = {entry["host"]: entry["device"]["role"] for entry in praxis_site.site_hosts(dict(site))
                      if "windows" in entry["groups"]}
             pilot = praxis_site.host_name(site_id, site["pilot"]) if site.get("pilot") else None

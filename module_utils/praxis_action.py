@@ -218,6 +218,26 @@ class PraxisAction(ActionBase):
             raise OperationError(f"{host} has no praxis_site (is the praxisops_sites inventory used?)")
         return dict(site)
 
+    def play_sites(self, task_vars: Mapping[str, Any], group: str | None = None) -> dict[str, dict[str, Any]]:
+        """The practices of the play's hosts (those in ``group`` only, when given), in
+        the order of the play: site id -> the site (``praxis_site``, templated), once
+        per practice. For the run-once actions that write one report per practice."""
+        hostvars = task_vars.get("hostvars") or {}
+        members = set((task_vars.get("groups") or {}).get(group) or []) if group else None
+        found: dict[str, dict[str, Any]] = {}
+        for host in task_vars.get("ansible_play_hosts_all") or []:
+            if members is not None and host not in members:
+                continue
+            site = (hostvars.get(host) or {}).get("praxis_site")
+            if site is None:
+                continue
+            site = self._templar.template(site)
+            if not isinstance(site, Mapping) or not site.get("id") or not isinstance(site.get("devices"), Mapping):
+                raise OperationError(f"{host}: praxis_site has no id or devices (is the praxisops_sites inventory "
+                                     "used?)")
+            found.setdefault(str(site["id"]), dict(site))
+        return found
+
     def now(self, args: dict[str, Any]):
         """The run's time: the option ``now`` (``praxis_now``), else the current time."""
         import datetime as dt

@@ -203,3 +203,20 @@ def test_a_retired_variable_still_set_fails_the_host_naming_its_replacement(tmp_
     assert result["failed"] is True and result["changed"] is False
     assert f"{variable} is no longer read" in result["msg"] and "praxis_thresholds" in result["msg"]
     assert result["msg"].startswith("huber-fw01: ")
+
+
+def test_play_sites_gives_each_practice_of_the_play_once_and_refuses_a_host_without_a_site():
+    from ansible.module_utils.praxis_netops import OperationError
+
+    action = action_for("praxis_patch_report", {})
+    huber = {"id": "huber", "devices": {"workplaces": []}}
+    weber = {"id": "weber", "devices": {}}
+    task_vars = {"ansible_play_hosts_all": ["huber-ws01", "huber-ws02", "weber-fw01", "localhost"],
+                 "groups": {"windows": ["huber-ws01", "huber-ws02"]},
+                 "hostvars": {"huber-ws01": {"praxis_site": huber}, "huber-ws02": {"praxis_site": huber},
+                              "weber-fw01": {"praxis_site": weber}, "localhost": {}}}
+    assert list(action.play_sites(task_vars)) == ["huber", "weber"]
+    assert list(action.play_sites(task_vars, "windows")) == ["huber"]
+    task_vars["hostvars"]["weber-fw01"] = {"praxis_site": {"id": "weber"}}
+    with pytest.raises(OperationError, match="weber-fw01: praxis_site has no id or devices"):
+        action.play_sites(task_vars)
