@@ -274,21 +274,37 @@ def _updates(ledger: str | None, site: Mapping[str, Any], windows: Mapping[str, 
     return {"status": status, "devices": devices, "sla": figures, "sla_history": history}
 
 
-def _reaction(item: Mapping[str, Any], now: dt.datetime) -> tuple[float | None, bool | None]:
+def _reaction(item: Mapping[str, Any], as_of: dt.datetime) -> tuple[float | None, bool | None]:
+    """Hours until the first answer (acknowledged or resolved) and whether that met the priority's
+    reaction time, as they stood at ``as_of``: an answer given later does not count yet."""
     opened = parse_timestamp(item["opened_at"], "opened_at")
     limit = PRIORITY_REACTION[item["priority"]]
-    answers = [parse_timestamp(item[k], k) for k in ("acked_at", "resolved_at") if item.get(k)]
+    answers = [moment for moment in (parse_timestamp(item[k], k) for k in ("acked_at", "resolved_at") if item.get(k))
+               if moment <= as_of]
     if answers:
         took = min(answers) - opened
         return round(took.total_seconds() / 3600, 2), took <= limit
-    return None, (False if now - opened > limit else None)
+    return None, (False if as_of - opened > limit else None)
 
 
-def _incidents(rows: list[dict[str, Any]], start: dt.datetime, end: dt.datetime, now: dt.datetime,
+def _state_at(row: Mapping[str, Any], as_of: dt.datetime) -> dict[str, Any]:
+    """The incident as it stood at ``as_of`` (the end of the report's month): a resolution or an
+    acknowledgement that came later is left out (the incident was open then), so a past month's
+    report stays the same when it is made again."""
+    def before(key: str) -> str | None:
+        value = row.get(key)
+        return value if value and parse_timestamp(value, key) <= as_of else None
+
+    resolved = before("resolved_at")
+    state = "open" if row["state"] == "resolved" and resolved is None else row["state"]
+    return {**row, "state": state, "resolved_at": resolved, "acked_at": before("acked_at")}
+
+
+def _incidents(rows: list[dict[str, Any]], start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
                zone: Any) -> dict[str, Any]:
     items = []
-    for row in rows:
-        hours, met = _reaction(row, now)
+    for row in (_state_at(r, as_of) for r in rows):
+        hours, met = _reaction(row, as_of)
         items.append({"id": row["id"], "host": row["host"], "check": row["check_id"], "subject": row["subject"],
                       "priority": row["priority"], "severity": row["severity"], "state": row["state"],
                       "opened_at": row["opened_at"], "resolved_at": row["resolved_at"], "acked_at": row["acked_at"],
@@ -493,6 +509,15 @@ def _area_evidence(area: Mapping[str, Any], items_key: str) -> dict[str, Any]:
     return {"status": area["status"], "devices": len(items), **{f"devices_{k}": v for k, v in _counts(items).items()}}
 
 
+def _state_read_at(records: Mapping[str, Any], inventory_report: Mapping[str, Any] | None, end: dt.datetime,
+                   zone: Any) -> str | None:
+    """The newest check time of the facts files when it lies after the month's end, else None."""
+    moments = [_time((record or {}).get("checked_at"), "checked_at") for record in records.values()]
+    moments.append(_time((inventory_report or {}).get("generated_at"), "generated_at"))
+    later = [m for m in moments if m is not None and m >= end]
+    return _iso(max(later).astimezone(zone)) if later else None
+
+
 # -- the report ------------------------------------------------------------------------------------
 
 def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any], month: str, now: dt.datetime,
@@ -519,6 +544,10 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
         raise MonthlyError(str(exc)) from None
     zone = calendar.tz
     start, end = period(month, zone)
+    # What the report judges (open reaction times, SLA deadlines, firmware waiting, the next window)
+    # is judged at the end of the month, or now while the month runs: a past month's report made
+    # again later says the same.
+    as_of = min(now, end)
     all_hosts = site_hosts(site, hosts)
     roles = {host: info["role"] for host, info in all_hosts.items()}
     windows = {h: r for h, r in roles.items() if r in WINDOWS_ROLES}
@@ -542,13 +571,13 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
     limits = {key: THRESHOLDS[key]["default"] for key in ("signature_max_working_days", "backup_max_age_days",
                                                           "firmware_available_max_days")}
     antivirus = _antivirus(list(windows), records, checked, calendar, limits["signature_max_working_days"])
-    updates = _updates(ledger if has_ledger else None, site, windows, month, start, end, now, policy, zone)
-    incidents = (_incidents(_incident_rows(ledger, site_id, since, _utc(end)), start, end, now, zone)  # type: ignore
+    updates = _updates(ledger if has_ledger else None, site, windows, month, start, end, as_of, policy, zone)
+    incidents = (_incidents(_incident_rows(ledger, site_id, since, _utc(end)), start, end, as_of, zone)  # type: ignore
                  if has_ledger else {"status": "no_data", "items": [], "per_week": [], "open": 0})
     availability = _availability(managed, checked)
-    backups = _backups(network, events, start, end, now, limits["backup_max_age_days"])
-    window = calendar.next_maintenance_window(max(now, start))
-    firmware = _firmware(network, events, records, _iso(window[0]) if window else None, now,
+    backups = _backups(network, events, start, end, as_of, limits["backup_max_age_days"])
+    window = calendar.next_maintenance_window(max(as_of, start))
+    firmware = _firmware(network, events, records, _iso(window[0]) if window else None, as_of,
                          limits["firmware_available_max_days"])
     encryption = _encryption(windows, (inventory_report or {}).get("computers") or {})
     inventory = _inventory(windows, inventory_report, all_hosts)
@@ -596,6 +625,9 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
         "month": month,
         "period": {"start": _iso(start), "end": _iso(end)},
         "generated_at": _iso(now.astimezone(zone)),
+        # The device state (antivirus, firmware, BitLocker, inventory) comes from the facts files as
+        # the last check left them; read after the month ended, the report says from when it is.
+        "state_read_at": _state_read_at(records, inventory_report, end, zone),
         "summary": {"areas": summary_areas, "open_incidents": incidents["open"], "actions": actions},
         "antivirus": antivirus,
         "updates": updates,

@@ -176,6 +176,8 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
                                            end=fmt.date(_last_day(fmt, period.get("end")), "period.end")),
         "generated": catalog["generated"].format(when=fmt.datetime(data.get("generated_at"), "generated_at"),
                                                  provider=provider),
+        "state_read_at": catalog["state_read_at"].format(when=fmt.datetime(data["state_read_at"], "state_read_at"))
+        if data.get("state_read_at") else None,
     }
     summary = _section(data, "summary")
     areas = []

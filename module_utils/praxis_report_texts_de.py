@@ -28,6 +28,8 @@ TEXTS = {
     "subtitle": "{practice}",
     "period": "Zeitraum: {start} bis {end}",
     "generated": "Erstellt am {when} von {provider}.",
+    "state_read_at": "Der Gerätestand (Virenschutz, Firmware, Verschlüsselung) ist der der letzten Prüfung "
+                     "am {when}, nach dem Ende des Monats.",
     "page": "Seite {page} von {pages}",
     "dash": "–",
     "yes": "ja",

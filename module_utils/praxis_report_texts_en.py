@@ -25,6 +25,8 @@ TEXTS = {
     "subtitle": "{practice}",
     "period": "Period: {start} to {end}",
     "generated": "Prepared on {when} by {provider}.",
+    "state_read_at": "The device state (antivirus, firmware, encryption) is the one of the last check on "
+                     "{when}, after the end of the month.",
     "page": "Page {page} of {pages}",
     "dash": "–",
     "yes": "yes",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
+from ansible.module_utils import praxis_incidents
 from ansible.module_utils import praxis_monthly as pm
 from tests.monthly_seed import seed
 
@@ -174,3 +176,34 @@ def test_both_ledger_backends(tmp_path, ledger_target):
     data = report(seeded)
     check_figures(data, seeded)
     assert data["summary"]["open_incidents"] == 1
+
+
+def test_a_past_month_made_again_later_says_the_same(tmp_path):
+    """What happened after the month (the open incident resolved in December, a month later) does
+    not change November's report: reaction times, states and the next window are judged at the
+    month's end."""
+    seeded = seed(tmp_path)
+    first = report(seeded)
+    sw = f"{seeded['site']['id']}-sw01"
+    later = seeded["now"] + dt.timedelta(days=3)
+    for day in range(3):
+        praxis_incidents.observe(seeded["ledger"], run="r", site=seeded["site"]["id"], host=sw,
+                                    checks=["backup.config"], findings=[], now=later + dt.timedelta(days=day))
+    again = report(seeded, now=seeded["now"] + dt.timedelta(days=30))
+    for key in ("incidents", "firmware", "backups", "updates", "summary", "kbv"):
+        assert again[key] == first[key], key
+    assert {i["host"]: i["state"] for i in again["incidents"]["items"]}[sw] == "open"
+    # the device state read from the facts files is as the last check left it: the report says when
+    assert first["state_read_at"] is None or first["state_read_at"] >= first["period"]["end"]
+
+
+def test_the_state_read_after_the_month_is_named(tmp_path):
+    seeded = seed(tmp_path)
+    data = report(seeded)
+    facts = sorted((tmp_path / "output" / "facts").rglob("*.json")) or sorted(tmp_path.rglob("facts/**/*.json"))
+    assert facts, "the seed writes facts files"
+    record = json.loads(facts[0].read_text())
+    record["checked_at"] = "2026-12-03T02:00:00+00:00"
+    facts[0].write_text(json.dumps(record))
+    data = report(seeded)
+    assert data["state_read_at"] == "2026-12-03T03:00:00+01:00"
