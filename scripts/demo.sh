@@ -49,6 +49,14 @@ for minute in 53 56; do
 done
 "$BIN/python" -m lab mail --text --to praxis.lab001@example.org | sed 's/^/    /'
 
+echo "== Monthly report for November 2026 (OPS-04): one PDF and HTML per practice, from the ledger and the facts"
+"${PLAY[@]}" "${LAB[@]}" playbooks/report.yml -e praxis_now=2026-12-01T06:00:00+01:00 >/dev/null
+for pdf in "$OUT"/lab/reports/*/2026-11/*.pdf; do
+  echo "  $pdf, page 1:"
+  pdftotext -l 1 -layout "$pdf" - | grep -E '^ +(Bereich|Virenschutz|Updates|Überwachung|Sicherungen|Firmware) ' \
+    | cut -c1-100 | sed 's/^ */    /'
+done
+
 echo "== Four monthly jobs (NET-02 backups, NET-04/NET-07 firmware); the log host changes every month"
 for month in 1 2 3 4; do
   night=$(printf '2027-%02d-06T23:30:00+01:00' "$month")
@@ -70,5 +78,6 @@ first=$(find "$OUT/lab/backups" -name '*.vault' | sort | tail -n 1)
 echo "  ansible-vault view $first | head -n 3:"
 "$BIN/ansible-vault" view --vault-password-file inventories/lab/.vault_pass "$first" | head -n 3 | sed 's/^/    /'
 find "$OUT" -name 'network-plan.*' | sort | sed 's/^/  /'
+find "$OUT" -path '*/reports/*' -name '*.pdf' | sort | sed 's/^/  /'
 ls "$OUT"/runs/*.md | sed 's/^/  /'
 "$BIN/python" -m lab status
