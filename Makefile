@@ -75,6 +75,7 @@ bench: deps
 	$(BIN)/python bench/fleet/bench_fleet.py
 	$(BIN)/python bench/alerts/bench_alerts.py
 	$(BIN)/python bench/patch/bench_patch.py
+	$(BIN)/python bench/report/bench_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .lab
