@@ -160,7 +160,8 @@ def test_backup_sources_are_grouped_and_a_linux_source_is_contacted_over_ssh(tmp
     assert hostvars["huber-linsrv"]["praxis_site"]["backups"]["start"] == "21:30"
     assert "backup" not in hostvars["huber-lin2"]["praxis_device"]
     # the connection defaults of the Linux group (ssh, python3) reach the source only
-    for host, interpreter in (("huber-linsrv", '"/usr/bin/python3"'), ("huber-lin2", '"<< error 1 - \'ansible_python_interpreter\' is undefined >>"')):
+    undefined = '"<< error 1 - \'ansible_python_interpreter\' is undefined >>"'
+    for host, interpreter in (("huber-linsrv", '"/usr/bin/python3"'), ("huber-lin2", undefined)):
         result = ansible("ansible", host, "-i", str(env / "praxisops.yml"), "-m", "ansible.builtin.debug",
                          "-a", "var=ansible_python_interpreter")
         assert f'"ansible_python_interpreter": {interpreter}' in result.stdout, result.stdout + result.stderr
