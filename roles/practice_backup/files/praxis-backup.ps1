@@ -150,7 +150,17 @@ function Invoke-Backup {
                 }
                 if ($result.Code -eq 0 -and $summary -and $summary.snapshot_id) {
                     $status.ok = $true
-                    $status.snapshot_id = $summary.snapshot_id
+                    $status.snapshot_id = [string]$summary.snapshot_id
+                    if ($status.snapshot_id.Length -lt 64) {
+                        # older restic reports the short id in its summary: the full one for the status
+                        $listed = Invoke-Restic -Name $name -Arguments @('snapshots', '--json', '--no-lock', $status.snapshot_id) `
+                            -Environment (Read-RepositoryEnv $name)
+                        try {
+                            $full = @(($listed.Output -join "`n") | ConvertFrom-Json) | Where-Object { $_.id.StartsWith($status.snapshot_id) }
+                            if ($full) { $status.snapshot_id = [string]@($full)[0].id }
+                        }
+                        catch { $null = $_ }
+                    }
                 }
                 else { $status.error = Get-LastError $result }
             }
