@@ -13,7 +13,11 @@ description:
     (unique device names and addresses, the pilot is a workplace, no site id twice),
     and builds the groups C(site_<id>), C(firewalls), C(switches), C(access_points),
     C(nas), C(workplaces), C(servers), C(pilot), C(vendor_<vendor>), C(network_devices),
-    C(windows) and C(not_managed).
+    C(windows), C(not_managed), C(databackup_linux) and C(databackup_windows).
+  - Servers and workplaces named in the site's C(backups.sources) are in
+    C(databackup_linux) or C(databackup_windows) by their C(os), with the source
+    (defaults filled in) as C(praxis_device.backup). A Linux computer is contacted
+    (over SSH) only as a backup source; otherwise it is inventoried, never contacted.
   - Every host gets C(praxis_site) (the site with defaults filled in) and
     C(praxis_device) (its entry from the site file). Credentials are never in a site
     file; C(praxis_device.credentials) names the vault variable holding them.
@@ -39,7 +43,8 @@ options:
     description:
       - Set connection variables on the groups. Network devices are driven from the
         controller (C(ansible_connection=local)), Windows hosts over WinRM (HTTPS, port
-        5986, NTLM with message encryption), Linux devices over SSH.
+        5986, NTLM with message encryption), Linux devices and the Linux backup
+        sources (C(databackup_linux)) over SSH.
       - Group variables of the environment (C(group_vars/)) override them.
     type: bool
     default: true
@@ -86,7 +91,7 @@ LINUX_GROUP_VARS = {
     "ansible_python_interpreter": "/usr/bin/python3",
 }
 FIXED_GROUPS = ("firewalls", "access_points", "switches", "nas", "workplaces", "servers", "pilot",
-                "network_devices", "windows", "not_managed")
+                "network_devices", "windows", "not_managed", "databackup_linux", "databackup_windows")
 
 
 def vault_password_hint(base, loader):
@@ -199,6 +204,8 @@ class InventoryModule(BaseInventoryPlugin):
         if self.get_option("connection_defaults"):
             self._group_vars("network_devices", NETWORK_GROUP_VARS)
             self._group_vars("windows", WINDOWS_GROUP_VARS)
+            # Linux servers and workplaces are contacted only as backup sources (WP-12)
+            self._group_vars("databackup_linux", LINUX_GROUP_VARS)
         linux_groups = set()
         for site in sites:
             praxis_site = resolved_site(site)

@@ -532,6 +532,10 @@ def _window_hit(windows: list[tuple[int, int, int]], local: dt.datetime) -> bool
     return False
 
 
+# public name for callers outside this module (praxis_site: the daily backup start)
+window_hit = _window_hit
+
+
 def site_calendar(site: Mapping[str, Any], device: Mapping[str, Any] | None = None) -> SiteCalendar:
     return SiteCalendar(site, device)
 

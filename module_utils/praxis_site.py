@@ -29,9 +29,9 @@ import yaml
 from ansible.module_utils.praxis_errors import PraxisError
 
 try:
-    from ansible.module_utils.praxis_calendar import CalendarError, SiteCalendar
+    from ansible.module_utils.praxis_calendar import DAYS, HARD_FLOOR, CalendarError, SiteCalendar, window_hit
 except ImportError:  # imported outside Ansible (tests, lab, benchmarks)
-    from praxis_calendar import CalendarError, SiteCalendar  # type: ignore[no-redef]
+    from praxis_calendar import DAYS, HARD_FLOOR, CalendarError, SiteCalendar, window_hit  # type: ignore[no-redef]
 
 try:
     import jsonschema
@@ -735,6 +735,7 @@ def _site_rules(site: dict) -> list[str]:
         problems.append(str(exc).replace(f"site {site.get('id')}: ", ""))
     else:
         problems.extend(_server_window_rules(site))
+        problems.extend(backup_rules(site))
     return problems
 
 
@@ -758,6 +759,162 @@ def _server_window_rules(site: dict) -> list[str]:
     return problems
 
 
+# -- practice-data backups (WP-12) ---------------------------------------------------
+BACKUP_URL = re.compile(r"^(?:/|[A-Za-z]:\\|\\\\|sftp:|rest:https?://|s3:)")
+WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+)")
+LINUX_PATH = re.compile(r"^/")
+BACKUP_START_OFFSET = 30   # minutes after the start of the first maintenance window
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
+
+
+def _working_weekdays(calendar: SiteCalendar) -> list[int]:
+    return [day for day, ranges in enumerate(calendar.business) if ranges] or list(range(5))
+
+
+def default_backup_start(site: dict) -> str:
+    """The start of the site's first maintenance window + 30 min; without windows
+    30 min after the latest end of business hours (and of the Mon-Fri floor)."""
+    windows = site.get("maintenance_windows") or []
+    if windows:
+        hours, minutes = windows[0]["start"].split(":")
+        return _hhmm(int(hours) * 60 + int(minutes) + BACKUP_START_OFFSET)
+    calendar = SiteCalendar(site)
+    # the calendar's ranges end one minute after their written end (08:00-18:00 covers 18:00)
+    latest = max([HARD_FLOOR[1] - 1] + [end - 1 for ranges in calendar.business for _start, end in ranges])
+    return _hhmm(min(latest + BACKUP_START_OFFSET, 23 * 60 + 59))
+
+
+def backup_start_problem(site: dict, start: str) -> str | None:
+    """Why a daily start time is not maintenance time on every working day of the
+    practice (the days whose backups count), or None."""
+    calendar = SiteCalendar(site)
+    hours, minutes = start.split(":")
+    minute = int(hours) * 60 + int(minutes)
+    monday = dt.datetime(2024, 1, 1)  # a Monday; wall-clock minutes as in weekly_maintenance_minutes
+    for weekday in _working_weekdays(calendar):
+        local = monday + dt.timedelta(days=weekday, minutes=minute)
+        day = DAYS[weekday]
+        if any(begin <= minute < end for begin, end in calendar.business[weekday]):
+            return f"{start} is business time on {day}"
+        if weekday < 5 and HARD_FLOOR[0] <= minute < HARD_FLOOR[1]:
+            return f"{start} is within Mon-Fri 08:00-17:00 ({day}), never maintenance time"
+        if not window_hit(calendar.windows, local):
+            return f"{start} lies in none of the site's maintenance_windows on {day}"
+    return None
+
+
+def _source_os(site: dict, name: str) -> tuple[str | None, str | None, dict | None]:
+    """(role, os, device) of a backup source's device."""
+    devices = site.get("devices") or {}
+    for role in ("servers", "workplaces"):
+        for device in devices.get(role) or []:
+            if device["name"] == name:
+                return role, device.get("os", "windows"), device
+    return None, None, None
+
+
+def backup_rules(site: dict) -> list[str]:
+    """The backups section against the rest of the site file."""
+    backups = site.get("backups")
+    if not backups:
+        return []
+    problems = []
+    names: dict[str, int] = {}
+    oses = set()
+    for index, source in enumerate(backups.get("sources") or []):
+        where = f"backups.sources[{index}]"
+        role, system, _device = _source_os(site, source["host"])
+        if role is None:
+            choices = ", ".join(sorted(d["name"] for r in ("servers", "workplaces")
+                                       for d in (site.get("devices") or {}).get(r) or [])) or "none defined"
+            other = [r for r in ROLE_GROUPS if any(d["name"] == source["host"]
+                                                     for d in (site.get("devices") or {}).get(r) or [])]
+            what = f"is one of the {other[0]}, not a server or workplace" if other else "is not a device of this site"
+            problems.append(f"{where}.host: '{source['host']}' {what} (servers and workplaces: {choices})")
+            continue
+        if system == "macos":
+            problems.append(f"{where}.host: '{source['host']}' is a macOS computer; praxisops backs up Linux and "
+                            "Windows computers only")
+            continue
+        oses.add(system)
+        if system == "windows":
+            wrong, right = LINUX_PATH, "an absolute Windows path (D:\\Praxis)"
+        else:
+            wrong, right = WINDOWS_PATH, "an absolute Linux path (/srv/praxis)"
+        for pindex, path in enumerate(source["paths"]):
+            fits = WINDOWS_PATH.match(path) if system == "windows" else LINUX_PATH.match(path)
+            if wrong.match(path):
+                kind = "a Linux path" if system == "windows" else "a Windows path"
+                problems.append(f"{where}.paths[{pindex}]: {path!r} is {kind}, but {source['host']} is a "
+                                f"{system} computer (write {right})")
+            elif not fits:
+                problems.append(f"{where}.paths[{pindex}]: {path!r} is not {right}")
+            elif ".." in re.split(r"[\\/]", path):
+                problems.append(f"{where}.paths[{pindex}]: {path!r} contains '..'")
+        if source["host"] in names:
+            problems.append(f"{where}.host: '{source['host']}' is already a source in "
+                            f"backups.sources[{names[source['host']]}] (list all its paths there)")
+        names.setdefault(source["host"], index)
+    repositories: dict[str, int] = {}
+    for index, repository in enumerate(backups.get("repositories") or []):
+        where = f"backups.repositories[{index}]"
+        name = repository["name"]
+        if name in repositories:
+            problems.append(f"{where}.name: repository name '{name}' is used twice (also "
+                            f"backups.repositories[{repositories[name]}])")
+        repositories.setdefault(name, index)
+        for key in ("url", "controller_url"):
+            url = repository.get(key)
+            if url is None:
+                continue
+            if not BACKUP_URL.match(url):
+                problems.append(f"{where}.{key}: {url!r} is not a restic repository this project supports (an "
+                                "absolute path, sftp:user@host:/path, rest:https://..., s3:https://...)")
+            elif key == "url" and LINUX_PATH.match(url) and "windows" in oses:
+                problems.append(f"{where}.url: {url!r} is a Linux path, but the Windows sources cannot reach it "
+                                "(use an sftp:, rest: or s3: repository, or a Windows path)")
+            elif key == "url" and WINDOWS_PATH.match(url) and "linux" in oses:
+                problems.append(f"{where}.url: {url!r} is a Windows path, but the Linux sources cannot reach it "
+                                "(use an sftp:, rest: or s3: repository, or a Linux path)")
+        sftp = repository["url"].startswith("sftp:")
+        for key in ("sftp_identity", "sftp_known_hosts"):
+            if key in repository and not sftp:
+                problems.append(f"{where}.{key}: set, but url is not an sftp: repository")
+        for secret in ("password", "environment", "sftp_identity"):
+            if secret in repository and not repository[secret].startswith("vault_"):
+                problems.append(f"{where}.{secret}: must name a vault variable (vault_...)")
+    start = backups.get("start")
+    try:
+        problem = backup_start_problem(site, start or default_backup_start(site))
+    except CalendarError as exc:  # pragma: no cover - the calendar was checked before
+        problem = str(exc)
+    if problem:
+        if start:
+            problems.append(f"backups.start: {problem}; the daily backup must start in the practice's maintenance "
+                            "time")
+        else:
+            problems.append(f"backups.start: missing, and the default {default_backup_start(site)} (the first "
+                            f"maintenance window + 30 min) does not fit: {problem}; set backups.start")
+    return problems
+
+
+def backup_sources(site: dict) -> dict[str, dict]:
+    """device name -> its backups.sources entry with defaults filled in."""
+    backups = site.get("backups") or {}
+    result = {}
+    for source in backups.get("sources") or []:
+        role, system, _device = _source_os(site, source["host"])
+        entry = dict(source)
+        entry.setdefault("exclude", [])
+        entry.setdefault("server", role == "servers")
+        entry["os"] = system
+        result[source["host"]] = entry
+    return result
+
+
 def group_name(text: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", text.lower())
 
@@ -767,7 +924,7 @@ def host_name(site_id: str, device_name: str) -> str:
 
 
 FIXED_GROUPS = ("firewalls", "access_points", "switches", "nas", "workplaces", "servers", "pilot",
-                "network_devices", "windows", "not_managed")
+                "network_devices", "windows", "not_managed", "databackup_linux", "databackup_windows")
 
 
 def site_files(directory: Path) -> list[Path]:
@@ -812,7 +969,9 @@ def load_site(path: Path, label: str | None = None) -> tuple[dict | None, list[s
 
 
 def _endpoint(role: str, device: dict) -> tuple[str, int | None]:
-    """(normalised address, port the controller uses or None if never contacted)."""
+    """(normalised address, port the controller uses or None for a Linux or macOS
+    computer: never contacted, or over SSH as a backup source; either way its
+    address is its own, on any port)."""
     address = _address_of(device)
     text = str(address) if address is not None else device["address"].lower().rstrip(".")
     if role not in NETWORK_ROLES and device.get("os", "windows") != "windows":
@@ -895,6 +1054,10 @@ def resolved_site(site: dict) -> dict:
     for key, value in calendar_defaults.items():
         result.setdefault(key, value)
     result.setdefault("patching", {})  # the provider's praxis_patch_policy applies unchanged
+    if result.get("backups"):
+        # retention: the provider's praxis_backup_policy.retention, key by key, where the site sets none
+        result["backups"] = dict(result["backups"], start=result["backups"].get("start") or default_backup_start(site))
+        result["backups"]["sources"] = list(backup_sources(site).values())
     result["file"] = site.get("_file")
     result["group"] = "site_" + group_name(site["id"])
     for contact in result.get("contacts", []):
@@ -908,6 +1071,7 @@ def site_hosts(site: dict) -> list[dict]:
     """One entry per device: host name, groups and the praxis_device dict."""
     hosts = []
     pilot = site.get("pilot")
+    sources = backup_sources(site)
     for role in ROLE_GROUPS:
         for device in site["devices"].get(role) or []:
             groups = [role]
@@ -930,6 +1094,9 @@ def site_hosts(site: dict) -> list[dict]:
                 if device.get("vendor"):
                     groups.append("vendor_" + group_name(device["vendor"]))
                 groups.append("windows" if info["os"] == "windows" else "not_managed")
+                if device["name"] in sources:
+                    groups.append(f"databackup_{info['os']}")
+                    info["backup"] = sources[device["name"]]
                 if role == "workplaces" and device["name"] == pilot:
                     groups.append("pilot")
             hosts.append({"host": host_name(site["id"], device["name"]), "groups": groups, "device": info})

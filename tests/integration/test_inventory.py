@@ -134,3 +134,34 @@ def test_own_windows_on_a_workplace_fail_the_inventory(tmp_path):
     assert result.returncode != 0
     assert ("sites/schmidt.yml: devices.workplaces[0].maintenance_windows: only servers have maintenance windows "
             "of their own") in result.stdout + result.stderr
+
+
+def test_backup_sources_are_grouped_and_a_linux_source_is_contacted_over_ssh(tmp_path):
+    """WP-12: a Linux server is inventoried, never contacted, unless it is a backup
+    source: then it is in databackup_linux and reached over SSH."""
+    env = _env_with(tmp_path)
+    huber = yaml.safe_load((env / "sites" / "huber.yml").read_text())
+    huber["devices"].setdefault("servers", []).append(
+        {"name": "linsrv", "address": "192.168.10.77", "os": "linux", "credentials": "vault_huber_linux"})
+    huber["devices"]["servers"].append(
+        {"name": "lin2", "address": "192.168.10.78", "os": "linux", "credentials": "vault_huber_linux"})
+    huber["backups"] = {
+        "start": "21:30",
+        "repositories": [{"name": "offsite", "kind": "offsite", "url": "sftp:restic@backup.example.net:/huber",
+                          "password": "vault_huber_backup_offsite"}],
+        "sources": [{"host": "linsrv", "paths": ["/srv/praxis"]}, {"host": "ws01", "paths": ["D:\\Praxis"]}],
+    }
+    (env / "sites" / "huber.yml").write_text(yaml.safe_dump(huber))
+    data = inventory_json(str(env / "praxisops.yml"))
+    assert set(data["databackup_linux"]["hosts"]) == {"huber-linsrv"}
+    assert set(data["databackup_windows"]["hosts"]) == {"huber-ws01"}
+    hostvars = data["_meta"]["hostvars"]
+    assert hostvars["huber-linsrv"]["praxis_device"]["backup"]["paths"] == ["/srv/praxis"]
+    assert hostvars["huber-linsrv"]["praxis_site"]["backups"]["start"] == "21:30"
+    assert "backup" not in hostvars["huber-lin2"]["praxis_device"]
+    # the connection defaults of the Linux group (ssh, python3) reach the source only
+    undefined = '"<< error 1 - \'ansible_python_interpreter\' is undefined >>"'
+    for host, interpreter in (("huber-linsrv", '"/usr/bin/python3"'), ("huber-lin2", undefined)):
+        result = ansible("ansible", host, "-i", str(env / "praxisops.yml"), "-m", "ansible.builtin.debug",
+                         "-a", "var=ansible_python_interpreter")
+        assert f'"ansible_python_interpreter": {interpreter}' in result.stdout, result.stdout + result.stderr

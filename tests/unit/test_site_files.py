@@ -468,7 +468,7 @@ state: BY
 timezone: Europe/Berlin
 environment: production
 business_hours: {mon: ["08:00-18:00"]}
-maintenance_windows: [{days: [sat], start: "07:00", end: "12:00"}]
+maintenance_windows: [{days: [sat], start: "07:00", end: "12:00"}, {days: [mon], start: "20:00", end: "23:00"}]
 closures: [{date: 12-24, reason: Heiligabend}, {from: 2026-08-03, to: 2026-08-14, reason: Urlaub}]
 holidays: {add: [{date: 08-08, name: Friedensfest}], remove: [Fronleichnam]}
 contacts: [{name: Team, email: team@voll.example.org, phone: "+49 821 1", role: owner}]
@@ -500,6 +500,16 @@ patching:
     source: https://choco.dienstleister.example/api/v2/
     packages: [7zip, googlechrome, libreoffice-fresh]
     self_updating: [googlechrome]
+backups:
+  start: "21:00"
+  retention: {daily: 7, weekly: 4, monthly: 12}
+  repositories:
+    - {name: nas, kind: local, url: "sftp://restic@10.8.0.5:2222//volume1/restic", password: vault_voll_nas_restic,
+       controller_url: "sftp:restic@nas.voll.example:/volume1/restic", sftp_identity: vault_voll_nas_key,
+       sftp_known_hosts: ["10.8.0.5 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA"]}
+  sources:
+    - {host: ws01, paths: ['D:\\Praxis'], exclude: ["*.tmp"],
+       dump: {command: 'Get-Content D:\\db.bak -Raw', file: praxis.dump, header: "PGDMP"}}
 """
 
 
