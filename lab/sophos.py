@@ -333,11 +333,11 @@ class SophosFirewall(Device):
             field, criteria, value = key.get("name", "Name"), key.get("criteria", "="), key.text or ""
             texts = [(e.findtext(field) or "") for e in items]
             if criteria == "=":
-                items = [e for e, t in zip(items, texts) if t == value]
+                items = [e for e, t in zip(items, texts, strict=True) if t == value]
             elif criteria == "!=":
-                items = [e for e, t in zip(items, texts) if t != value]
+                items = [e for e, t in zip(items, texts, strict=True) if t != value]
             else:
-                items = [e for e, t in zip(items, texts) if value.lower() in t.lower()]
+                items = [e for e, t in zip(items, texts, strict=True) if value.lower() in t.lower()]
         if not items:
             element = _el(tag, transactionid="")
             element.append(_el("Status", "Number of records Zero."))
@@ -451,4 +451,4 @@ def encrypt(data: bytes, password: str) -> bytes:
     while len(stream) < len(data):
         stream += hashlib.sha256(key + counter.to_bytes(8, "big")).digest()
         counter += 1
-    return salt + bytes(a ^ b for a, b in zip(data, stream))
+    return salt + bytes(a ^ b for a, b in zip(data, stream, strict=False))
