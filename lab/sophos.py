@@ -39,8 +39,8 @@ Speaks the XML API of the SFOS web admin over HTTPS on port 4444:
   provider's FTP server) when ``BackupMode`` is FTP: once at boot and after every change of
   the configuration through the API (standing in for the schedule), and on
   ``run_scheduled_backup()``. The file is ``<BackupPrefix>_<serial>_<YYYY_MM_DD_HH_MM_SS>``
-  (the lab's naming; SFOS starts the name with the prefix), a tar of the configuration
-  encrypted with a key stream, so it looks like random bytes as a real encrypted backup does.
+  (the lab's naming; SFOS starts the name with the prefix), a gzipped tar of the configuration (and a 48 KiB stand-in for
+  the certificate store) encrypted with a key stream, so it looks like random bytes as a real encrypted backup does.
 
 Faults (lab.core.Faults): ``latency`` before every answer; ``error_rate`` HTTP 500;
 ``drop_rate`` the connection is closed without an answer; ``refuse_auth`` every login
@@ -124,6 +124,8 @@ class SophosFirewall(Device):
                       "api_enabled": api_enabled, "allowed_ips": allowed_ips}
         self.staged_version: str | None = None
         self.backups_written: list[Path] = []
+        # the rest of a backup (certificate store, reports settings): incompressible, some 48 KiB
+        self._store = hashlib.shake_256(f"{site_id}/{name}".encode()).digest(48 * 1024)
         super().__init__(name=name, site_id=site_id, address=address, port=port, username=username,
                          password=password, reboot_seconds=reboot_seconds)
 
@@ -213,11 +215,11 @@ class SophosFirewall(Device):
         folder = self.ftp_root / plan.get("FtpPath", "").strip("/")
         folder.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            data = self.render_config()
-            info = tarfile.TarInfo("Entities.xml")
-            info.size, info.mtime = len(data), int(time.time())
-            archive.addfile(info, io.BytesIO(data))
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for member, data in (("Entities.xml", self.render_config()), ("certificates.db", self._store)):
+                info = tarfile.TarInfo(member)
+                info.size, info.mtime = len(data), int(time.time())
+                archive.addfile(info, io.BytesIO(data))
         payload = encrypt(buffer.getvalue(), self.state["backup_passwords"]["EncryptionPassword"])
         if self.faults.truncate_backup:
             payload = payload[:len(payload) // 2]

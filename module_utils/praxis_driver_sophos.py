@@ -43,7 +43,7 @@ and servers are never changed.
 writes its scheduled backups to the provider's FTP server; the driver reads
 the newest file of this device from the landing folder (device option
 ``backup_dropbox``) and checks it (size, no long runs of equal bytes as an
-encrypted file never has, not shorter than half the previous one, age).
+encrypted file never has, not shorter than three quarters of the previous one, age).
 
 Firmware and pattern (signature) updates are not offered: see ``NOT_OFFERED``.
 """
@@ -266,10 +266,10 @@ class SophosDriver(Driver):
         content = newest.read_bytes()
         if len(files) > 1:
             previous = files[-2].stat().st_size
-            if previous and len(content) * 2 < previous:
+            if previous and len(content) * 4 < previous * 3:
                 raise DriverError(self.target, f"the newest scheduled backup {newest.name} has {len(content)} "
-                                               f"bytes, less than half of the previous one ({previous}); it "
-                                               "looks cut off")
+                                               f"bytes, less than three quarters of the previous one ({previous}); "
+                                               "it looks cut off")
         try:
             self.validate_config(content)
         except ValueError as exc:
@@ -647,7 +647,7 @@ def desired_syslog(target: Target, items: Any) -> dict[str, dict[str, Any]]:
             raise _fail(target, f"{where}.transport {item.get('transport')!r}: a Sophos firewall sends syslog over "
                                 "UDP (or TLS), not plain TCP; use transport udp")
         try:
-            port = int(item.get("port") or 514)
+            port = int(514 if item.get("port") in (None, "") else item["port"])
         except (TypeError, ValueError):
             raise _fail(target, f"{where}.port must be a number, got {item.get('port')!r}") from None
         if not 1 <= port <= 65535:
