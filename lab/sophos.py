@@ -39,8 +39,9 @@ Speaks the XML API of the SFOS web admin over HTTPS on port 4444:
   provider's FTP server) when ``BackupMode`` is FTP: once at boot and after every change of
   the configuration through the API (standing in for the schedule), and on
   ``run_scheduled_backup()``. The file is ``<BackupPrefix>_<serial>_<YYYY_MM_DD_HH_MM_SS>``
-  (the lab's naming; SFOS starts the name with the prefix), a gzipped tar of the configuration (and a 48 KiB stand-in for
-  the certificate store) encrypted with a key stream, so it looks like random bytes as a real encrypted backup does.
+  (the lab's naming; SFOS starts the name with the prefix), a gzipped tar of the
+  configuration (and a 48 KiB stand-in for the certificate store) encrypted with a key
+  stream, so it looks like random bytes as a real encrypted backup does.
 
 Faults (lab.core.Faults): ``latency`` before every answer; ``error_rate`` HTTP 500;
 ``drop_rate`` the connection is closed without an answer; ``refuse_auth`` every login

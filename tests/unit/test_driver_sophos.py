@@ -239,8 +239,9 @@ def test_only_managed_items_are_removed(firewall, lab_loop):
     device, driver = firewall()
 
     def foreign():
-        rule = ET.fromstring("<FirewallRule><Name>Admin rule</Name><Status>Enable</Status><NetworkPolicy>"
-                             "<Action>Accept</Action></NetworkPolicy></FirewallRule>")
+        text = ("<FirewallRule><Name>Admin rule</Name><Status>Enable</Status><NetworkPolicy>"
+                "<Action>Accept</Action></NetworkPolicy></FirewallRule>")
+        rule = ET.fromstring(text)  # noqa: S314 - a literal of this test
         device.state["entities"]["FirewallRule"]["Admin rule"] = rule
     lab_loop.call(foreign)
     driver.apply_settings({"rules": RULES, "syslog": SYSLOG}, check_mode=False)
