@@ -319,7 +319,7 @@ class FortiGateFirewall(Device):
             if key in store:
                 return _json(self.envelope(method, path, name, 500, error=-5, mkey=key), 500)   # entry exists
             entry = {mkeyname: int(key) if mkeyname == "policyid" else key, **copy.deepcopy(DEFAULTS[table])}
-            problem = self._merge(table, entry, data)
+            problem = self._merge(table, entry, {k: v for k, v in data.items() if k != mkeyname})
             if problem is not None:
                 return problem(method, path, name)
             if "uuid" in entry and not entry["uuid"]:
@@ -586,7 +586,7 @@ class FortiGateFirewall(Device):
                  "config system api-user",
                  f'    edit "{self.state["api_user"]["name"]}"',
                  "        set api-key ENC SH2" + hashlib.sha256(self.password.encode()).hexdigest(),
-                 '        set accprofile "praxisops"',
+                 '        set accprofile "rest_api_admin"',
                  "        config trusthost"]
         for index, net in enumerate(self.state["api_user"]["trusthost"], 1):
             network = ipaddress.ip_network(net, strict=False)

@@ -279,6 +279,9 @@ class FortiGateDriver(Driver):
             if not line.strip():
                 continue
             if not _LINE.match(line):
+                if number == len(lines) and not text.endswith("\n"):
+                    raise ValueError(f"the configuration ends in the middle of line {number}: the download is "
+                                     "truncated")
                 raise ValueError(f"line {number} is not FortiOS configuration syntax "
                                  f"(starts with {line.strip()[:12]!r}): the download is corrupt")
             word = line.split()[0]
@@ -295,6 +298,8 @@ class FortiGateDriver(Driver):
                     raise ValueError(f"line {number}: 'end' without 'config': the configuration is corrupt")
             elif word in ("set", "append"):
                 quoted = _open_quote(line, False)
+        if not text.endswith("\n"):
+            raise ValueError("the configuration does not end with a line break: the download is truncated")
         if quoted:
             raise ValueError("the configuration ends inside a quoted value: the download is truncated")
         if stack:
@@ -333,7 +338,7 @@ class FortiGateDriver(Driver):
             reason = results.get("error") or results.get("error_code") or results.get("status") or "no status"
             raise DriverError(self.target, f"the firmware upgrade to {pending['available']} failed: "
                                            f"{self.target.scrub(str(reason))}; {pending['installed']} stays")
-        self._started = dict(pending, at=time.monotonic())
+        self._started = dict(pending, at=time.time())
         self._pending = None
 
     def wait_until_back(self, budget: float, *, poll: float = 2.0,
@@ -345,7 +350,7 @@ class FortiGateDriver(Driver):
         started = self._started
         if started is None:
             return super().wait_until_back(budget, poll=poll, clock=clock, sleep=sleep)
-        deadline, begun = clock() + budget, clock()
+        deadline = clock() + budget
         went_down = False
         last: DriverError | None = None
         while clock() < deadline:
@@ -356,12 +361,10 @@ class FortiGateDriver(Driver):
                 went_down, last = True, exc
                 sleep(min(poll, max(0.0, deadline - clock())))
                 continue
-            rebooted = went_down or (facts.get("uptime_seconds") is not None
-                                     and facts["uptime_seconds"] < clock() - begun)
             if facts.get("firmware_version") == started["available"]:
                 self._started = None
                 return facts
-            if rebooted:
+            if went_down or self._booted_since(started["at"]):
                 self._started = None
                 raise DriverError(self.target, f"came back after the reboot still running "
                                                f"{facts.get('firmware_version')}; the upgrade to "
@@ -369,6 +372,12 @@ class FortiGateDriver(Driver):
             sleep(min(poll, max(0.0, deadline - clock())))
         detail = f" (last error: {last})" if last else ""
         raise Timeout(self.target, f"did not come back within {budget:g} s after the firmware update{detail}")
+
+    def _booted_since(self, moment: float) -> bool:
+        """Whether the box booted after ``moment`` (epoch seconds): ``utc_last_reboot`` of web-ui/state."""
+        state = self._optional("/monitor/web-ui/state")
+        boot = state.get("utc_last_reboot") if isinstance(state, dict) else None
+        return isinstance(boot, (int, float)) and boot / 1000 > moment
 
     # -- FortiGuard signatures ----------------------------------------------------------------
     def update_signatures(self) -> dict[str, Any]:
@@ -410,7 +419,7 @@ class FortiGateDriver(Driver):
         interfaces = {str(row.get("name")) for row in self._table("/cmdb/system/interface")} | {"any"}
         for name, rule in desired.items():
             for field in ("srcintf", "dstintf"):
-                for item in rule["values"][field]:
+                for item in _names(rule["values"][field]):
                     if item not in interfaces:
                         raise DriverError(self.target, f"settings.rules {name!r}: interface {item!r} does not exist "
                                                        f"on this FortiGate (it has: "
@@ -445,9 +454,11 @@ class FortiGateDriver(Driver):
         order_want = sorted(desired, key=lambda n: (desired[n]["sequence"] is None, desired[n]["sequence"] or 0, n))
         # the order after the writes without moves: kept ones as they stand, new ones appended
         reorder = list(dict.fromkeys(order_now)) + sorted(adds, key=order_want.index) != order_want
-        before = {name: policy_view(row, order_now.index(name) + 1 if name in order_now else None)
+        # views of the fields this driver sets (of all it may set for policies it removes)
+        before = {name: policy_view(row, order_now.index(name) + 1 if name in order_now else None,
+                                    desired[name]["values"] if name in desired else None)
                   for name, row in current.items()}
-        after = {name: policy_view({**current.get(name, {}), **desired[name]["values"]}, order_want.index(name) + 1)
+        after = {name: policy_view(desired[name]["values"], order_want.index(name) + 1, desired[name]["values"])
                  for name in desired}
         changed = bool(adds or sets or deletes or address_writes or service_writes or reorder)
         if not changed or check_mode:
@@ -638,8 +649,9 @@ def _differs(want: dict[str, Any], have: dict[str, Any]) -> bool:
     return bool(_changes(want, have))
 
 
-def policy_view(row: dict[str, Any], position: int | None) -> dict[str, Any]:
-    return {**{key: (_names(row.get(key)) if key in LIST_FIELDS else row.get(key)) for key in POLICY_FIELDS},
+def policy_view(row: dict[str, Any], position: int | None, keys: Any = None) -> dict[str, Any]:
+    return {**{key: (_names(row.get(key)) if key in LIST_FIELDS else row.get(key)) for key in POLICY_FIELDS
+               if keys is None or key in keys},
             "position": position}
 
 
