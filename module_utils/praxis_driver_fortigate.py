@@ -259,7 +259,8 @@ class FortiGateDriver(Driver):
         if not content or not content.strip():
             raise ValueError("the configuration is empty")
         if b"\x00" in content:
-            raise ValueError(f"the configuration holds a NUL byte at offset {content.index(b'\x00')}: "
+            offset = content.index(b"\0")
+            raise ValueError(f"the configuration holds a NUL byte at offset {offset}: "
                              "the download is corrupt")
         try:
             text = content.decode("utf-8")
