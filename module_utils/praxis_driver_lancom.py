@@ -518,7 +518,7 @@ class _LancomDriver(Driver):
     fresh session, error mapping, the firmware catalog check."""
 
     vendor = "lancom"
-    title = "LANCOM (LCOS, LCOS SX)"
+    title = "LANCOM"
     protocol = "ssh"
     default_port = 22
     not_offered: ClassVar[dict[str, str]] = {

@@ -489,7 +489,7 @@ class LinuxDriver(Driver):
     """
 
     vendor = "linux"
-    title = "Linux (Debian: nftables firewall, Samba NAS)"
+    title = "Linux (Debian)"
     roles = ("firewall", "nas")
     protocol = "ssh"
     default_port = 22
