@@ -47,7 +47,12 @@ def env(lab_loop, fw_server, tmp_path_factory, request):
 @pytest.fixture(scope="module")
 def rigs(env):
     started = {}
-    yield lambda vendor, role: started.setdefault((vendor, role), FIXTURES[vendor].rig(env, role))
+
+    def get(vendor, role):
+        if (vendor, role) not in started:
+            started[(vendor, role)] = FIXTURES[vendor].rig(env, role)
+        return started[(vendor, role)]
+    yield get
     for rig in started.values():
         rig.close()
 
@@ -91,6 +96,8 @@ def test_facts(case):
 def test_export_and_validate(case):
     vendor, role, rig = case
     with open_driver(rig.target()) as driver:
+        if registry()[vendor].offers(role, "settings"):
+            driver.apply_settings(rig.settings, check_mode=False)   # a configuration to export
         content = offered_or_skip(vendor, role, "config_export", driver.export_config)
         assert content.strip()
         type(driver).validate_config(content)

@@ -15,6 +15,8 @@ VENDOR = "lancom"
 ROLES = ("access_point", "switch")
 FAULTS = ALL_FAULTS
 NO_FAULTS_REASON = ""
+FAULT_GAPS = {"error_rate": "error_rate is an HTTP 500; the LCOS and LCOS SX emulators speak SSH only and do not "
+                            "turn it into a command error yet"}
 CLASSES = {"access_point": LCOSAccessPoint, "switch": LCOSSXSwitch}
 # model, newer version, date, image suffix
 FIRMWARE = {"access_point": ("LANCOM LN-1700", "10.80.0100", "20.05.2025", "upx"),
@@ -23,7 +25,7 @@ SETTINGS = {
     "access_point": {"wlans": [{"ssid": "Praxis-Contract", "vlan": 10, "encryption": "wpa3",
                                 "psk": "contract-psk-123456"}]},
     "switch": {"vlans": [{"id": 10, "name": "Praxis"}, {"id": 20, "name": "Gast"}],
-               "ports": [{"port": "1/1", "vlans": [10], "pvid": 10, "poe": True}]},
+               "ports": [{"port": "1/0/5", "vlans": [10], "pvid": 10, "poe": True}]},
 }
 
 

@@ -26,6 +26,9 @@ def rig(env: Env, role: str) -> Rig:
         values.update(overrides)
         return Target(**values)
 
-    settings = {"syslog": [{"host": "192.0.2.10", "port": 514, "transport": "udp", "description": "contract"}]}
+    settings = {"rules": [{"description": "contract: Telnet sperren", "action": "reject", "interface": "eth0",
+                           "direction": "in", "protocol": "tcp", "source_net": "any", "destination_net": "any",
+                           "destination_port": "23", "sequence": 10}],
+                "syslog": [{"host": "192.0.2.10", "port": 514, "transport": "udp", "description": "contract"}]}
     # the secret of a key login is the key file's passphrase; the lab key has none, so the file name stands in
     return Rig(target=target, password=str(host.ssh_key), settings=settings)
