@@ -117,3 +117,17 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def vendor_table(records: dict[str, Any] | None = None) -> str:
+    """The vendor table of docs/drivers.md, from the registry."""
+    from ansible.module_utils.praxis_driver import CAPABILITIES
+
+    records = registry() if records is None else records
+    lines = ["| Vendor | Title | Roles | Protocol, port | Not offered | Options |", "|---|---|---|---|---|---|"]
+    for vendor, record in records.items():
+        missing = sorted({c for role in record.roles for c in CAPABILITIES if not record.offers(role, c)})
+        lines.append(f"| `{vendor}` | {record.title} | {', '.join(record.roles)} | "
+                     f"{record.protocol.upper()} {record.default_port} | {', '.join(missing) or '-'} | "
+                     f"{', '.join(sorted(record.options)) or '-'} |")
+    return "\n".join(lines)
