@@ -15,12 +15,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 # A Python >= 3.12 (ansible-core 2.21 needs it): PATH first, then pyenv's versions.
 PYTHON ?= $(shell scripts/find-python)
 
-.PHONY: help deps apt awx-collection demo test lint unit integration bench clean lab-up lab-down
+.PHONY: help deps apt awx-collection demo test lint unit integration contract schema bench clean lab-up lab-down
 
 help:
 	@echo "make demo   run the main job on the demo practices"
 	@echo "make test   all tests and quality gates"
 	@echo "make lint   static gates only"
+	@echo "make schema the vendor part of schema/site.schema.json from the driver registry"
+	@echo "make contract  the driver contract suite (every driver against its lab emulator)"
 	@echo "make bench  benchmarks (bench/)"
 	@echo "make clean  remove .venv and generated files"
 
@@ -64,6 +66,12 @@ unit: deps
 
 integration: deps
 	$(BIN)/python -m pytest tests/integration -q
+
+contract: deps
+	$(BIN)/python -m pytest tests/contract -q
+
+schema: deps
+	$(BIN)/python scripts/site_schema.py
 
 test: deps
 	$(MAKE) --no-print-directory lint

@@ -19,6 +19,9 @@ description:
   - A section "Warnings" lists, per practice, what a task reported in C(praxis_warnings) even where the
     host did not fail, e.g. a device identity recorded on first use (with its fingerprint), TLS
     validation off without a pin, SSH host key checking switched off (see docs/device-identity.md).
+  - A section "Not offered" lists, per practice, the operations a device's driver does not offer (skipped, never
+    failed or ok), with the reason its driver declares, e.g. a configuration export of a Synology NAS
+    (see docs/drivers.md).
   - When the run sent alert e-mails (action C(praxis_alerts), role C(alerts)), the summary has C(alerts) with the
     number sent and every message that stayed queued (practice, recipient, error); the next run sends those
     (see docs/alerts.md).
@@ -106,7 +109,7 @@ class CallbackModule(CallbackBase):
         if entry is None:
             sites = sorted(g.get_name()[5:] for g in host.get_groups() if g.get_name().startswith("site_"))
             entry = {"host": name, "site": sites[0] if sites else "-", "status": "ok", "changed": 0,
-                     "task": None, "msg": None, "warnings": []}
+                     "task": None, "msg": None, "warnings": [], "not_offered": []}
             self.hosts[name] = entry
         return entry
 
@@ -151,14 +154,21 @@ class CallbackModule(CallbackBase):
         self._mark(result, "unreachable")
 
     def v2_runner_on_skipped(self, result) -> None:
-        self._entry(result)
+        entry = self._entry(result)
+        offered = result._result.get("not_offered")
+        if isinstance(offered, dict) and not (result._result.get("_ansible_no_log") or result._task.no_log):
+            item = {"task": result._task.get_name(), "capability": str(offered.get("capability") or ""),
+                    "reason": str(offered.get("reason") or "")[:500]}
+            if item not in entry["not_offered"]:
+                entry["not_offered"].append(item)
 
     # -- report ------------------------------------------------------------------------------------
     def summary(self) -> dict:
         sites: dict[str, dict] = {}
         for entry in sorted(self.hosts.values(), key=lambda e: (e["site"], e["host"])):
-            site = sites.setdefault(entry["site"], {"hosts": 0, "failed": [], "warnings": []})
+            site = sites.setdefault(entry["site"], {"hosts": 0, "failed": [], "warnings": [], "not_offered": []})
             site["hosts"] += 1
+            site["not_offered"] += [dict(item, host=entry["host"]) for item in entry.get("not_offered", [])]
             site["warnings"] += [{"host": entry["host"], "warning": w} for w in entry["warnings"]]
             if entry["status"] in ("failed", "unreachable"):
                 site["failed"].append({k: entry[k] for k in ("host", "status", "task", "msg")})
@@ -190,6 +200,13 @@ class CallbackModule(CallbackBase):
             lines += ["", "## Warnings", "", "| Practice | Host | Warning |", "|---|---|---|"]
             for site, w in warnings:
                 cells = [site, w["host"], w["warning"]]
+                lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        offered = [(site, n) for site, info in data["sites"].items() for n in info.get("not_offered", [])]
+        if offered:
+            lines += ["", "## Not offered", "", "Skipped because the device's driver does not offer it "
+                      "(docs/drivers.md).", "", "| Practice | Host | Task | Reason |", "|---|---|---|---|"]
+            for site, n in offered:
+                cells = [site, n["host"], n["task"], n["reason"]]
                 lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
         alerts = data.get("alerts")
         if alerts is not None:

@@ -12,11 +12,19 @@ it for ansible-doc."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
+import ansible.module_utils as _ansible_module_utils
 from ansible.errors import AnsibleFilterError
+
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _MODULE_UTILS not in _ansible_module_utils.__path__:
+    _ansible_module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.praxis_driver import registry  # noqa: E402
 
 # role groups of a site file in drawing order, with their labels
 ROLES = (
@@ -27,7 +35,6 @@ ROLES = (
     ("servers", "server", "Servers"),
     ("workplaces", "workplace", "Workplaces"),
 )
-VENDORS = {"opnsense": "OPNsense", "lancom": "LANCOM", "synology": "Synology", "linux": "Linux"}
 ENCRYPTION = {"wpa3": "WPA3", "wpa2-wpa3": "WPA2/WPA3"}
 UNKNOWN = "unknown"
 NONE = "-"
@@ -135,7 +142,9 @@ def _plan(name: str, site, facts) -> dict:
 
 
 def _vendor(key: str | None) -> str | None:
-    return VENDORS.get(key, key) if key else None
+    """The vendor's title as its driver declares it (praxis_driver.registry())."""
+    record = registry().get(key) if key else None
+    return record.title if record is not None else key
 
 
 def _links(plan: dict) -> None:

@@ -68,6 +68,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in _ansible_module_utils.__path__:
     _ansible_module_utils.__path__.append(_MODULE_UTILS)
 
+from ansible.module_utils.praxis_driver import vendor_record  # noqa: E402
 from ansible.module_utils.praxis_site import (  # noqa: E402
     SiteError, load_sites, resolved_site, site_hosts,
 )
@@ -84,8 +85,10 @@ WINDOWS_GROUP_VARS = {
     "ansible_winrm_message_encryption": "always",
     "ansible_winrm_server_cert_validation": "validate",
 }
-LINUX_GROUP_VARS = {
-    # vendor_linux hosts are also network_devices: this group must win
+# group variables of the vendors whose devices are SSH hosts Ansible could manage
+# (praxis_driver: key_login, e.g. vendor_linux)
+KEY_LOGIN_GROUP_VARS = {
+    # such hosts are also network_devices: this group must win
     "ansible_group_priority": 10,
     "ansible_connection": "ssh",
     "ansible_python_interpreter": "/usr/bin/python3",
@@ -205,8 +208,8 @@ class InventoryModule(BaseInventoryPlugin):
             self._group_vars("network_devices", NETWORK_GROUP_VARS)
             self._group_vars("windows", WINDOWS_GROUP_VARS)
             # Linux servers and workplaces are contacted only as backup sources (WP-12)
-            self._group_vars("databackup_linux", LINUX_GROUP_VARS)
-        linux_groups = set()
+            self._group_vars("databackup_linux", KEY_LOGIN_GROUP_VARS)
+        key_login_groups = set()
         for site in sites:
             praxis_site = resolved_site(site)
             site_group = self.inventory.add_group(praxis_site["group"])
@@ -222,11 +225,11 @@ class InventoryModule(BaseInventoryPlugin):
                 self._data.set_variable(host, "praxis_device", device)
                 if device.get("os") == "windows" and "port" in device:
                     self._data.set_variable(host, "ansible_port", device["port"])
-                if device.get("vendor") == "linux" and device["role"] not in ("workplace", "server"):
-                    linux_groups.add("vendor_linux")
+                if device["role"] not in ("workplace", "server") and vendor_record(device["vendor"]).key_login:
+                    key_login_groups.add(f"vendor_{device['vendor']}")
         if self.get_option("connection_defaults"):
-            for group in sorted(linux_groups):
-                self._group_vars(group, LINUX_GROUP_VARS)
+            for group in sorted(key_login_groups):
+                self._group_vars(group, KEY_LOGIN_GROUP_VARS)
 
     def _group_vars(self, group, variables):
         for key, value in variables.items():

@@ -1,6 +1,7 @@
 """Command line of the lab.
 
-    python -m lab up --sites N [--reboot-seconds S] [--inventory-dir inventories/lab]
+    python -m lab up --sites N [--firewall opnsense|sophos|fortigate|mixed] [--reboot-seconds S]
+                     [--inventory-dir inventories/lab]
     python -m lab status [--problems] [--json]
     python -m lab down
     python -m lab fault <device> key=value ...        e.g. fault lab001-fw01 refuse_auth=true latency=2
@@ -53,7 +54,7 @@ from typing import Any
 import yaml
 
 from lab import control, core
-from lab.server import LAYOUT, ROOT, default_run_dir, write_atomic
+from lab.server import FIREWALL_CHOICES, LAYOUT, ROOT, EmulatorError, default_run_dir, emulators, write_atomic
 
 DEFAULT_INVENTORY = ROOT / "inventories" / "lab"
 # Rotating through all sixteen states gives the demo different public holidays.
@@ -358,6 +359,10 @@ def cmd_up(args: argparse.Namespace, run_dir: Path) -> int:
                        f"a lab from another run directory or another program holds the lab's ports")
     if args.sites < 1:
         raise LabError("--sites must be at least 1")
+    try:
+        emulators(args.sites, args.firewall)    # a vendor without an emulator stops here, before anything starts
+    except EmulatorError as exc:
+        raise LabError(str(exc)) from None
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("state.json", "credentials.json"):
         with contextlib.suppress(FileNotFoundError):
@@ -372,7 +377,7 @@ def cmd_up(args: argparse.Namespace, run_dir: Path) -> int:
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lab.server", "--sites", str(args.sites), "--run-dir", str(run_dir),
-             "--reboot-seconds", str(args.reboot_seconds)],
+             "--reboot-seconds", str(args.reboot_seconds), "--firewall", args.firewall],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True)
 
@@ -636,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the lab in the background and write the lab inventory")
     up.add_argument("--sites", type=int, default=3, help="number of practices (default 3)")
+    up.add_argument("--firewall", choices=FIREWALL_CHOICES, default="opnsense",
+                    help="the practices' firewall vendor, or mixed: opnsense, sophos, fortigate in turn by practice "
+                         "(default opnsense)")
     up.add_argument("--reboot-seconds", type=float, default=3.0,
                     help="how long a rebooting device stays away (default 3)")
     up.add_argument("--inventory-dir", type=Path, default=DEFAULT_INVENTORY,

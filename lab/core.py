@@ -103,6 +103,13 @@ class Device:
     default_port: ClassVar[int] = 0
     protocol: ClassVar[str] = ""    # "https" or "ssh": what the site file records
 
+    @classmethod
+    def random_credentials(cls) -> tuple[str, str]:
+        """A fresh login for a lab device of this kind: a random ``svc-xxxx``
+        account and password; vendors whose API logs in otherwise override it
+        (OPNsense: API key and secret)."""
+        return f"svc-{secrets.token_hex(4)}", secrets.token_urlsafe(18)
+
     def __init__(self, name: str, site_id: str, address: str, port: int | None = None,
                  username: str | None = None, password: str | None = None,
                  reboot_seconds: float = 3.0) -> None:

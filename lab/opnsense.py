@@ -79,6 +79,7 @@ import json
 import logging
 import random
 import re
+import secrets
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
@@ -463,6 +464,11 @@ class OPNsenseFirewall(Device):
     model = "OPNsense DEC740"
     default_port = 8443
     protocol = "https"
+
+    @classmethod
+    def random_credentials(cls) -> tuple[str, str]:
+        """OPNsense authenticates API calls with key and secret (80 characters each)."""
+        return secrets.token_urlsafe(60), secrets.token_urlsafe(60)
 
     def __init__(self, name: str, site_id: str, address: str, port: int | None = None,
                  username: str | None = None, password: str | None = None,

@@ -6,9 +6,12 @@ it can also run in the foreground for debugging::
 
     python -m lab.server --sites 3 --run-dir .lab
 
-Practice ``i`` (0-based) is ``lab%03d % (i + 1)`` and has one OPNsense
-firewall (``fw01``), one LCOS SX switch (``sw01``), one LCOS access point
-(``ap01``) and, except every third practice, a Synology NAS (``nas01``).
+Practice ``i`` (0-based) is ``lab%03d % (i + 1)`` and has one firewall
+(``fw01``: OPNsense by default; ``--firewall sophos|fortigate`` or ``mixed``,
+which rotates OPNsense, Sophos and FortiGate by practice), one LCOS SX switch
+(``sw01``), one LCOS access point (``ap01``) and, except every third
+practice, a Synology NAS (``nas01``). Which emulator plays a vendor's device
+is ``EMULATORS``.
 Addresses come from ``core.device_address``; device names are
 ``<site>-<device>`` (``lab001-fw01``). Every device gets random credentials.
 
@@ -60,6 +63,22 @@ MAIL_CREDENTIALS = "_mail"    # key of the mail server's login in credentials.js
 START_BATCH = 100       # devices started concurrently; keeps the listen() burst moderate
 
 
+# The emulator of each vendor's device per role: (role, vendor) -> (module, class), a
+# ``core.Device`` subclass in ``lab/<vendor>.py`` (docs/lab.md, docs/drivers.md). A vendor
+# whose module is not there yet is refused when it is chosen, naming it.
+EMULATORS: dict[tuple[str, str], tuple[str, str]] = {
+    ("firewall", "opnsense"): ("lab.opnsense", "OPNsenseFirewall"),
+    ("firewall", "sophos"): ("lab.sophos", "SophosFirewall"),
+    ("firewall", "fortigate"): ("lab.fortigate", "FortiGateFirewall"),
+    ("switch", "lancom"): ("lab.lancom", "LCOSSXSwitch"),
+    ("access_point", "lancom"): ("lab.lancom", "LCOSAccessPoint"),
+    ("nas", "synology"): ("lab.synology", "SynologyNAS"),
+}
+# --firewall: one vendor for every practice, or "mixed": these in turn by practice index
+MIXED_FIREWALLS = ("opnsense", "sophos", "fortigate")
+FIREWALL_CHOICES = (*sorted({v for (role, v) in EMULATORS if role == "firewall"}), "mixed")
+
+
 @dataclasses.dataclass(frozen=True)
 class Slot:
     """One device position of a lab practice."""
@@ -67,17 +86,59 @@ class Slot:
     role: str           # core.ROLE_OCTET key
     short: str          # device name inside the practice
     group: str          # devices key in the site file
-    module: str
-    cls: str
+    vendor: str         # default vendor of the position (the firewall's is chosen with --firewall)
 
 
 LAYOUT = (
-    Slot("firewall", "fw01", "firewalls", "lab.opnsense", "OPNsenseFirewall"),
-    Slot("switch", "sw01", "switches", "lab.lancom", "LCOSSXSwitch"),
-    Slot("access_point", "ap01", "access_points", "lab.lancom", "LCOSAccessPoint"),
-    Slot("nas", "nas01", "nas", "lab.synology", "SynologyNAS"),
+    Slot("firewall", "fw01", "firewalls", "opnsense"),
+    Slot("switch", "sw01", "switches", "lancom"),
+    Slot("access_point", "ap01", "access_points", "lancom"),
+    Slot("nas", "nas01", "nas", "synology"),
 )
 MAIL_CLASS = ("lab.smtp", "LabMailServer")
+
+
+class EmulatorError(Exception):
+    """No emulator for a vendor (the message names it)."""
+
+
+def firewall_vendor(mode: str, index: int) -> str:
+    """The firewall vendor of practice ``index`` for ``--firewall mode``."""
+    if mode == "mixed":
+        return MIXED_FIREWALLS[index % len(MIXED_FIREWALLS)]
+    if ("firewall", mode) not in EMULATORS:
+        raise EmulatorError(f"no lab emulator for vendor {mode} firewalls; choose one of {', '.join(FIREWALL_CHOICES)}")
+    return mode
+
+
+def slot_vendor(slot: Slot, index: int, firewall: str = "opnsense") -> str:
+    return firewall_vendor(firewall, index) if slot.role == "firewall" else slot.vendor
+
+
+def emulator(role: str, vendor: str) -> type:
+    """The emulator class of ``vendor``'s ``role`` device; EmulatorError when
+    there is none or its module is missing."""
+    entry = EMULATORS.get((role, vendor))
+    if entry is None:
+        raise EmulatorError(f"no lab emulator for vendor {vendor} ({role.replace('_', ' ')})")
+    module, name = entry
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise EmulatorError(f"no lab emulator for vendor {vendor}: {module.replace('.', '/')}.py is missing") \
+            from None
+    cls = getattr(loaded, name, None)
+    if cls is None:
+        raise EmulatorError(f"no lab emulator for vendor {vendor}: {module} has no class {name}")
+    return cls
+
+
+def emulators(sites: int, firewall: str = "opnsense") -> dict[tuple[str, str], type]:
+    """Every emulator class a lab of ``sites`` practices needs; EmulatorError first."""
+    return {(slot.role, vendor): emulator(slot.role, vendor)
+            for vendor, slot in {(slot_vendor(s, i, firewall), s) for i, s in plan(sites)}}
 
 
 def default_run_dir() -> Path:
@@ -100,14 +161,6 @@ def plan(sites: int) -> list[tuple[int, Slot]]:
 
 def load_class(module: str, name: str) -> type:
     return getattr(importlib.import_module(module), name)
-
-
-def random_credentials(role: str) -> tuple[str, str]:
-    """OPNsense authenticates API calls with key and secret (80 characters
-    each); the others get a random account name and password."""
-    if role == "firewall":
-        return secrets.token_urlsafe(60), secrets.token_urlsafe(60)
-    return f"svc-{secrets.token_hex(4)}", secrets.token_urlsafe(18)
 
 
 def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
@@ -145,6 +198,7 @@ class Lab:
 
     def __init__(self, sites: int, run_dir: Path, reboot_seconds: float = 3.0,
                  classes: dict[str, type] | None = None, mail_class: type | None = None,
+                 firewall: str = "opnsense",
                  control_address: str = core.CONTROL_ADDRESS, control_port: int = core.CONTROL_PORT,
                  mail_address: str = MAIL_ADDRESS, mail_port: int = MAIL_PORT) -> None:
         if sites < 1:
@@ -158,11 +212,10 @@ class Lab:
         self.credentials_path = run_dir / "credentials.json"
         self.started_at = time.time()
         self.ready_after: float | None = None
-        classes = dict(classes or {})
-        for slot in LAYOUT:
-            if slot.role not in classes:
-                classes[slot.role] = load_class(slot.module, slot.cls)
-        self.classes = classes
+        self.firewall = firewall
+        # classes: a class per role replacing the emulators (tests); else EMULATORS
+        self.overrides = dict(classes or {})
+        self.classes = emulators(sites, firewall)
         self.mail_class = mail_class or load_class(*MAIL_CLASS)
         self.devices: dict[str, core.Device] = {}
         self.mail: Any = None       # lab.smtp.LabMailServer
@@ -180,9 +233,10 @@ class Lab:
                                               self.mail_address])
         for index, slot in layout:
             site = site_id(index)
-            username, password = random_credentials(slot.role)
+            cls = self.overrides.get(slot.role) or self.classes[(slot.role, slot_vendor(slot, index, self.firewall))]
+            username, password = cls.random_credentials()
             device = _construct(
-                self.classes[slot.role], self.run_dir,
+                cls, self.run_dir,
                 name=f"{site}-{slot.short}", site_id=site,
                 address=core.device_address(slot.role, index),
                 username=username, password=password, reboot_seconds=self.reboot_seconds)
@@ -249,7 +303,7 @@ class Lab:
         state: dict[str, Any] = {
             "status": status, "pid": os.getpid(), "sites": self.sites,
             "started_at": self.started_at, "control_url": self.control_url,
-            "run_dir": str(self.run_dir), "reboot_seconds": self.reboot_seconds,
+            "run_dir": str(self.run_dir), "reboot_seconds": self.reboot_seconds, "firewall": self.firewall,
         }
         if error:
             state["error"] = error
@@ -338,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="state, log and TLS material (default: $PRAXIS_LAB_DIR or <repo>/.lab)")
     parser.add_argument("--reboot-seconds", type=float, default=3.0,
                         help="how long a rebooting device stays away (default 3)")
+    parser.add_argument("--firewall", choices=FIREWALL_CHOICES, default="opnsense",
+                        help="the practices' firewall vendor, or mixed: opnsense, sophos, fortigate in turn "
+                             "(default opnsense)")
     parser.add_argument("--verbose", action="store_true", help="log every connection")
     args = parser.parse_args(argv)
     run_dir = (args.run_dir or default_run_dir()).resolve()
@@ -345,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     raise_fd_limit()
     log.info("lab starting: pid %d, %d practices, run dir %s", os.getpid(), args.sites, run_dir)
     try:
-        lab = Lab(args.sites, run_dir, reboot_seconds=args.reboot_seconds)
+        lab = Lab(args.sites, run_dir, reboot_seconds=args.reboot_seconds, firewall=args.firewall)
     except Exception as exc:  # noqa: BLE001 - report any set-up error in state.json and the log
         log.exception("lab cannot be set up")
         state = {"status": "failed", "pid": os.getpid(), "error": f"{type(exc).__name__}: {exc}"}

@@ -57,6 +57,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible.module_utils.praxis_backup import facts_path
 from ansible.module_utils.praxis_calendar import parse_timestamp
+from ansible.module_utils.praxis_driver import vendor_record
 from ansible.module_utils.praxis_errors import PraxisError
 from ansible.module_utils.praxis_findings import Judge, report, site_layers, thresholds
 from ansible.module_utils.praxis_identity import IdentityStore
@@ -323,6 +324,14 @@ class DeviceAction(PraxisAction):
         spec["timeout"] = dict(spec["timeout"], default=self.DEFAULT_TIMEOUT)
         return spec
 
+    @staticmethod
+    def _key_login(device: Mapping[str, Any]) -> bool:
+        """A device whose driver logs in as Ansible does (SSH user, key, port of the inventory)."""
+        try:
+            return vendor_record(str(device.get("vendor"))).key_login
+        except ValueError as exc:
+            raise OperationError(f"device.vendor of {device.get('name')}: {exc}") from None
+
     def target(self, args: dict[str, Any], task_vars: dict[str, Any]):
         host = task_vars.get("inventory_hostname", "?")
         device = args.get("device") or task_vars.get("praxis_device")
@@ -339,7 +348,7 @@ class DeviceAction(PraxisAction):
             credentials = self._templar.template(task_vars[name])
         connection = {key: args.get(key) for key in ("timeout", "retries", "retry_delay", "options")}
         connection["identity"] = self.identity
-        if device.get("vendor") == "linux":
+        if self._key_login(device):
             connection["username"] = task_vars.get("ansible_user")
             connection["private_key_file"] = (task_vars.get("ansible_ssh_private_key_file")
                                               or task_vars.get("ansible_private_key_file"))

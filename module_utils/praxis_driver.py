@@ -44,8 +44,22 @@ import time
 from typing import Any, Callable, ClassVar, TypeVar
 from urllib.parse import urlencode
 
-VENDORS = ("opnsense", "lancom", "synology", "linux")
 ROLES = ("firewall", "switch", "access_point", "nas")
+
+# The driver modules, one per vendor (docs/drivers.md). Adding a vendor is one
+# entry here and its file ``module_utils/<name>.py``; everything that needs to
+# know the vendors (site validation, schema, network plan, lab, docs) reads
+# ``registry()``.
+DRIVER_MODULES = (
+    "praxis_driver_opnsense",
+    "praxis_driver_lancom",
+    "praxis_driver_synology",
+    "praxis_driver_linux",
+)
+
+# What a driver can do; each is offered unless the driver names it in ``not_offered``.
+CAPABILITIES = ("facts", "config_export", "firmware", "signatures", "settings")
+PROTOCOLS = ("https", "ssh")
 
 # The keys ``Driver.facts()`` returns; a driver leaves a value None when the
 # device does not report it (e.g. an access point has no disks).
@@ -301,17 +315,34 @@ def retry(target: Target, what: str, func: Callable[[], T], *, sleep: Callable[[
 
 
 class Driver:
-    """Base class of the vendor drivers. Subclasses set ``vendor`` and
-    implement the operations the vendor supports; the others raise
-    ``Unsupported`` with a message naming the device."""
+    """Base class of the vendor drivers. Subclasses declare what they are
+    (the ClassVars below, docs/drivers.md) and implement the operations of the
+    capabilities they offer; a capability in ``not_offered`` raises
+    ``Unsupported`` with the declared reason, naming the device."""
 
     vendor: ClassVar[str] = ""
+    # human name for docs and reports, e.g. "OPNsense"
+    title: ClassVar[str] = ""
+    # device roles served (ROLES)
+    roles: ClassVar[tuple[str, ...]] = ()
+    # what the site file records and identity pinning uses: "https" or "ssh"
+    protocol: ClassVar[str] = ""
+    default_port: ClassVar[int] = 0
+    # capability (CAPABILITIES) -> plain-English reason it is not offered; every other one is
+    not_offered: ClassVar[dict[str, str]] = {}
+    # The SETTINGS_KEYS this driver can make true, per device role.
+    settings_supported: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Vendor options a site file may give per device (``options:``), read from Target.options:
+    # name -> one-line description. The site validation refuses any other name.
+    options: ClassVar[dict[str, str]] = {}
+    # The device is an SSH host Ansible itself could manage: the driver logs in with the
+    # inventory's user, key and port (ansible_user, ansible_ssh_private_key_file, ansible_port)
+    # and the vault needs no password; its vendor group gets SSH connection defaults.
+    key_login: ClassVar[bool] = False
     config_suffix: ClassVar[str] = ".txt"
     # Patterns whose first group is a secret inside an exported configuration
     # (password hashes, keys, PSKs); masked in diffs (praxis_backup.mask_secrets).
     secret_patterns: ClassVar[list[re.Pattern[str]]] = []
-    # The SETTINGS_KEYS this driver can make true, per device role.
-    settings_supported: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -325,15 +356,27 @@ class Driver:
     def close(self) -> None:
         """Close the device session, if one is open."""
 
+    @classmethod
+    def offers(cls, capability: str) -> bool:
+        """Whether the driver offers ``capability`` (one of CAPABILITIES)."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
+        return capability not in cls.not_offered
+
     def unsupported(self, what: str) -> Unsupported:
-        return Unsupported(self.target, f"{what} is not offered by {self.vendor} {self.target.role}s")
+        """The error for an operation not offered: for a capability in
+        ``not_offered`` with its declared reason, else naming ``what``."""
+        reason = self.not_offered.get(what)
+        noun = CAPABILITY_NOUNS.get(what, what)
+        message = f"{noun} is not offered by {self.vendor} {self.target.role}s"
+        return Unsupported(self.target, f"{message}: {reason}" if reason else message)
 
     # -- operations -------------------------------------------------------------------------
     def facts(self) -> dict[str, Any]:
         raise self.unsupported("facts")
 
     def export_config(self) -> bytes:
-        raise self.unsupported("configuration export")
+        raise self.unsupported("config_export")
 
     @classmethod
     def validate_config(cls, content: bytes) -> None:
@@ -342,10 +385,10 @@ class Driver:
 
     def firmware_status(self) -> dict[str, Any]:
         """``{"installed": str, "available": str | None, "reboot_required": bool}``."""
-        raise self.unsupported("firmware update")
+        raise self.unsupported("firmware")
 
     def start_firmware_update(self) -> None:
-        raise self.unsupported("firmware update")
+        raise self.unsupported("firmware")
 
     def wait_until_back(self, budget: float, *, poll: float = 2.0,
                         clock: Callable[[], float] = time.monotonic,
@@ -366,24 +409,184 @@ class Driver:
 
     def update_signatures(self) -> dict[str, Any]:
         """``{"changed": bool, "signature_date": "YYYY-MM-DD" | None}``."""
-        raise self.unsupported("signature update")
+        raise self.unsupported("signatures")
 
     def apply_settings(self, settings: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         """``{"changed": bool, "before": {...}, "after": {...}}`` without secrets."""
         raise self.unsupported("settings")
 
 
-def driver_class(vendor: str) -> Callable[[Target], Driver]:
-    """The driver of ``vendor``: ``DRIVER`` of module ``praxis_driver_<vendor>``,
-    a Driver subclass or a function of the target (LANCOM has one driver for
-    LCOS and one for LCOS SX)."""
-    if vendor not in VENDORS:
-        raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)}")
+# How a capability is named in messages.
+CAPABILITY_NOUNS = {"facts": "facts", "config_export": "configuration export", "firmware": "firmware update",
+                    "signatures": "signature update", "settings": "settings"}
+
+
+# -- the registry (docs/drivers.md) ---------------------------------------------------------------
+
+class RegistryError(Exception):
+    """A driver module is missing, cannot be imported or declares itself wrongly."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VendorRecord:
+    """What one vendor's driver module declares, read from its classes.
+    ``classes`` maps each role to the driver class that serves it."""
+
+    vendor: str
+    title: str
+    module: str
+    roles: tuple[str, ...]
+    protocol: str
+    default_port: int
+    classes: dict[str, type]
+    driver: Any                     # the module's DRIVER: a class, or a function of the target
+    options: dict[str, str]
+    key_login: bool
+
+    def driver_for(self, role: str) -> type:
+        if role not in self.classes:
+            raise ValueError(f"{self.vendor} drivers serve {', '.join(self.roles)}, not {role}")
+        return self.classes[role]
+
+    def offers(self, role: str, capability: str) -> bool:
+        return self.driver_for(role).offers(capability)
+
+    def not_offered(self, role: str) -> dict[str, str]:
+        """capability -> reason for the driver of ``role``."""
+        return dict(self.driver_for(role).not_offered)
+
+    def capabilities(self, role: str) -> tuple[str, ...]:
+        """The capabilities offered for ``role``, in CAPABILITIES order."""
+        return tuple(c for c in CAPABILITIES if self.offers(role, c))
+
+    def settings_supported(self, role: str) -> tuple[str, ...]:
+        cls = self.driver_for(role)
+        return tuple(cls.settings_supported.get(role, ())) if cls.offers("settings") else ()
+
+
+def _import_driver_module(name: str) -> Any:
+    """``ansible.module_utils.<name>``, else ``<name>`` on sys.path (module_utils itself)."""
     try:
-        module = importlib.import_module(f"ansible.module_utils.praxis_driver_{vendor}")
-    except ImportError:
-        module = importlib.import_module(f"praxis_driver_{vendor}")
-    return module.DRIVER
+        return importlib.import_module(f"ansible.module_utils.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"ansible.module_utils.{name}", "ansible.module_utils", "ansible"):
+            raise RegistryError(f"driver module {name} cannot be imported: it needs {exc.name}, which is not "
+                                "installed") from None
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            raise RegistryError(f"driver module {name} (listed in praxis_driver.DRIVER_MODULES) is missing") \
+                from None
+        raise RegistryError(f"driver module {name} cannot be imported: it needs {exc.name}, which is not "
+                            "installed") from None
+
+
+def _declared(name: str, cls: type) -> None:
+    """Refuse a driver class whose declaration is incomplete or inconsistent."""
+    where = f"{name}.{cls.__name__}"
+    problems = []
+    for attr in ("vendor", "title", "protocol"):
+        if not isinstance(getattr(cls, attr, None), str) or not getattr(cls, attr):
+            problems.append(f"{attr} is not declared")
+    if getattr(cls, "protocol", "") and cls.protocol not in PROTOCOLS:
+        problems.append(f"protocol {cls.protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if not isinstance(getattr(cls, "default_port", None), int) or not 0 < cls.default_port < 65536:
+        problems.append("default_port is not a port number")
+    roles = getattr(cls, "roles", ())
+    if not roles or any(role not in ROLES for role in roles):
+        problems.append(f"roles {tuple(roles)!r} are not among {', '.join(ROLES)}")
+    for capability in getattr(cls, "not_offered", {}):
+        if capability not in CAPABILITIES:
+            problems.append(f"not_offered names {capability!r}, not one of {', '.join(CAPABILITIES)}")
+        elif not str(cls.not_offered[capability]).strip():
+            problems.append(f"not_offered[{capability!r}] gives no reason")
+    for role, keys in getattr(cls, "settings_supported", {}).items():
+        if role not in roles:
+            problems.append(f"settings_supported names role {role!r}, which the class does not serve")
+        unknown = [key for key in keys if key not in SETTINGS_KEYS]
+        if unknown:
+            problems.append(f"settings_supported[{role!r}] names {', '.join(unknown)}, not SETTINGS_KEYS")
+    if problems:
+        raise RegistryError(f"driver {where}: " + "; ".join(problems))
+
+
+def _record(name: str) -> VendorRecord:
+    module = _import_driver_module(name)
+    driver = getattr(module, "DRIVER", None)
+    if driver is None:
+        raise RegistryError(f"driver module {name} exports no DRIVER")
+    declared = getattr(module, "DRIVER_CLASSES", None) or (driver,)
+    if not all(isinstance(cls, type) for cls in declared):
+        raise RegistryError(f"driver module {name}: DRIVER is a function, so DRIVER_CLASSES must list the classes")
+    classes: dict[str, type] = {}
+    for cls in declared:
+        _declared(name, cls)
+        for role in cls.roles:
+            if role in classes:
+                raise RegistryError(f"driver module {name}: role {role} is served by both "
+                                    f"{classes[role].__name__} and {cls.__name__}")
+            classes[role] = cls
+    first = declared[0]
+    for cls in declared[1:]:
+        for attr in ("vendor", "title", "protocol", "default_port", "key_login"):
+            if getattr(cls, attr) != getattr(first, attr):
+                raise RegistryError(f"driver module {name}: {cls.__name__}.{attr} {getattr(cls, attr)!r} differs "
+                                    f"from {first.__name__}.{attr} {getattr(first, attr)!r}")
+    options: dict[str, str] = {}
+    for cls in declared:
+        options.update(cls.options)
+    return VendorRecord(vendor=first.vendor, title=first.title, module=name,
+                        roles=tuple(role for role in ROLES if role in classes), protocol=first.protocol,
+                        default_port=first.default_port, classes=classes, driver=driver, options=options,
+                        key_login=bool(first.key_login))
+
+
+_REGISTRY: dict[str, VendorRecord] | None = None
+
+
+def registry() -> dict[str, VendorRecord]:
+    """vendor -> VendorRecord of every module in DRIVER_MODULES, in that
+    order. The modules are imported on the first call, not when this module
+    is; a module that is missing, lacks a dependency or declares itself
+    wrongly raises RegistryError naming it."""
+    global _REGISTRY  # noqa: PLW0603 - read once per process
+    if _REGISTRY is None:
+        records: dict[str, VendorRecord] = {}
+        for name in DRIVER_MODULES:
+            record = _record(name)
+            if record.vendor in records:
+                raise RegistryError(f"vendor {record.vendor} is declared by both {records[record.vendor].module} "
+                                    f"and {name}")
+            records[record.vendor] = record
+        _REGISTRY = records
+    return _REGISTRY
+
+
+def vendor_record(vendor: str) -> VendorRecord:
+    """The record of ``vendor``; ValueError naming the known vendors."""
+    records = registry()
+    if vendor not in records:
+        raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(records)}")
+    return records[vendor]
+
+
+def vendors() -> tuple[str, ...]:
+    return tuple(registry())
+
+
+def __getattr__(name: str) -> Any:
+    # VENDORS is kept for callers of the former constant; it is read from the registry on first use.
+    if name == "VENDORS":
+        return vendors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def driver_class(vendor: str) -> Callable[[Target], Driver]:
+    """The driver of ``vendor``: ``DRIVER`` of its module, a Driver subclass
+    or a function of the target (LANCOM has one driver for LCOS and one for
+    LCOS SX)."""
+    return vendor_record(vendor).driver
 
 
 def open_driver(target: Target) -> Driver:

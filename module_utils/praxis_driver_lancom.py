@@ -44,7 +44,7 @@ import re
 import shlex
 import socket
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 from ansible.module_utils.praxis_driver import (
     SECRET_MASK,
@@ -518,6 +518,19 @@ class _LancomDriver(Driver):
     fresh session, error mapping, the firmware catalog check."""
 
     vendor = "lancom"
+    title = "LANCOM"
+    protocol = "ssh"
+    default_port = 22
+    not_offered: ClassVar[dict[str, str]] = {
+        "signatures": "LCOS and LCOS SX have no security signatures to download (no IDS or antivirus "
+                      "service on these devices)",
+    }
+    options: ClassVar[dict[str, str]] = {
+        "firmware_timeout": "seconds the firmware upload may stay silent before it counts as failed "
+                            f"(default {FIRMWARE_TIMEOUT:g})",
+        "restart_timeout": f"seconds to wait for the device to close the session when it restarts "
+                           f"(default {RESTART_TIMEOUT:g})",
+    }
 
     def __init__(self, target: Target) -> None:
         super().__init__(target)
@@ -840,8 +853,10 @@ def plan_lcos_syslog(target: Target, plan: _Plan, wanted: list[dict[str, Any]], 
 class LCOSDriver(_LancomDriver):
     """LANCOM access points and routers with LCOS, over an interactive SSH console."""
 
+    roles = ("firewall", "access_point")
     config_suffix = ".lcs"
-    settings_supported = {"access_point": ("wlans", "syslog"), "router": ("syslog",)}
+    # a LANCOM router is listed under the site file's firewalls
+    settings_supported = {"access_point": ("wlans", "syslog"), "firewall": ("syslog",)}
     # Secrets in a readscript export (group "secret"): the WPA passphrase in the
     # Encryption table rows (Ifc, Encryption, Method, WPA-Version, Key, ...), any
     # column named like a key, password, secret or community when written as
@@ -1106,6 +1121,7 @@ def plan_sx(plan: _Plan, wanted: dict[str, Any], cfg: dict[str, Any]) -> list[st
 class LCOSSXDriver(_LancomDriver):
     """LANCOM switches with LCOS SX 5, through netmiko's ``lancom_lcossx5`` driver."""
 
+    roles = ("switch",)
     config_suffix = ".cfg"
     settings_supported = {"switch": ("vlans", "ports", "syslog")}
     # Secrets in an LCOS SX running-config (group "secret"), in the command forms of
@@ -1278,3 +1294,4 @@ def lancom_driver(target: Target) -> Driver:
 
 
 DRIVER = lancom_driver
+DRIVER_CLASSES = (LCOSDriver, LCOSSXDriver)

@@ -489,6 +489,19 @@ class LinuxDriver(Driver):
     """
 
     vendor = "linux"
+    title = "Linux (Debian)"
+    roles = ("firewall", "nas")
+    protocol = "ssh"
+    default_port = 22
+    not_offered: ClassVar[dict[str, str]] = {
+        "firmware": "Debian packages are kept current by the patch service (unattended-upgrades / apt), "
+                    "not as firmware",
+        "signatures": "a Debian firewall or NAS has no security signatures of its own",
+    }
+    options: ClassVar[dict[str, str]] = {
+        "host_key": "the device's SSH host key (\"ssh-ed25519 AAAA...\"), pinned instead of the identity store",
+    }
+    key_login = True
     config_suffix = ".conf"
     secret_patterns: ClassVar[list[re.Pattern[str]]] = [SMB_SECRET]
     settings_supported = {"firewall": ("rules", "syslog"), "nas": ("users", "syslog")}
@@ -651,7 +664,7 @@ class LinuxDriver(Driver):
         if self.target.role == "nas":
             # testparm prints its notes on standard error; standard output is the configuration.
             return self.run("testparm -s", what="exporting the Samba configuration").encode()
-        raise self.unsupported("configuration export")
+        raise self.unsupported("config_export")
 
     @classmethod
     def validate_config(cls, content: bytes) -> None:
@@ -669,10 +682,10 @@ class LinuxDriver(Driver):
 
     # -- firmware ---------------------------------------------------------------------------
     def firmware_status(self) -> dict[str, Any]:
-        raise self.unsupported("firmware update (Debian packages are kept current by the patch service)")
+        raise self.unsupported("firmware")
 
     def start_firmware_update(self) -> None:
-        raise self.unsupported("firmware update (Debian packages are kept current by the patch service)")
+        raise self.unsupported("firmware")
 
     # -- settings ---------------------------------------------------------------------------
     def apply_settings(self, settings: dict[str, Any], check_mode: bool) -> dict[str, Any]:

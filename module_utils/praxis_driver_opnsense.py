@@ -89,7 +89,7 @@ import ipaddress
 import re
 import time
 import xml.etree.ElementTree as ET
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from ansible.module_utils.praxis_driver import (
     Driver, DriverError, HTTPClient, ProtocolError, ServerError, Target, Timeout, Unreachable,
@@ -158,13 +158,19 @@ def managed_items(rows: list[dict[str, Any]], values: Callable[[dict[str, Any]],
 
 class OPNsenseDriver(Driver):
     vendor = "opnsense"
+    title = "OPNsense"
+    roles = ("firewall",)
+    protocol = "https"
+    default_port = 443
+    not_offered: ClassVar[dict[str, str]] = {}
+    options: ClassVar[dict[str, str]] = {}
     config_suffix = ".xml"
     secret_patterns = SECRET_PATTERNS
     settings_supported = {"firewall": ("rules", "syslog")}
 
     def __init__(self, target: Target) -> None:
         super().__init__(target)
-        self.http = HTTPClient(target, default_port=443, basic_auth=True)
+        self.http = HTTPClient(target, default_port=self.default_port, basic_auth=True)
         self._long: HTTPClient | None = None
         # pauses while a firmware job runs; tests make them short
         self.poll_interval = 2.0

@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 try:
     from ansible.module_utils.praxis_driver import (
@@ -219,6 +219,16 @@ class SynologyDriver(Driver):
     """
 
     vendor = "synology"
+    title = "Synology DSM"
+    roles = ("nas",)
+    protocol = "https"
+    default_port = 5001
+    not_offered: ClassVar[dict[str, str]] = {
+        "config_export": "DSM's configuration backup (.dss) is not part of the public DSM Web API, so it cannot "
+                         "be exported reliably; NAS data and settings are covered by Hyper Backup on the device",
+        "signatures": "DSM has no security signatures the driver could download",
+    }
+    options: ClassVar[dict[str, str]] = {}
     settings_supported = {"nas": ("users",)}
     # DSM's Upgrade.Server.Download progress is polled this often (seconds).
     download_poll = 2.0
@@ -307,7 +317,7 @@ class SynologyDriver(Driver):
         return parse_facts(info, network, utilization, storage)
 
     def export_config(self) -> bytes:
-        raise self.unsupported("configuration export")
+        raise self.unsupported("config_export")
 
     # -- firmware ---------------------------------------------------------------------------
     def _offered(self) -> str | None:

@@ -21,8 +21,8 @@ from ansible.module_utils.praxis_backup import (
 )
 from ansible.module_utils.praxis_calendar import CalendarError, check_disruptive, parse_timestamp, refusal_message
 from ansible.module_utils.praxis_driver import (
-    ROLES, VENDORS, Driver, DriverError, ProtocolError, Target, Timeout, Unsupported, connection_error, open_driver,
-    retry,
+    CAPABILITY_NOUNS, ROLES, Driver, DriverError, ProtocolError, Target, Timeout, Unsupported, connection_error,
+    open_driver, retry, vendor_record, vendors,
 )
 from ansible.module_utils.praxis_findings import SEVERITY_RANK, Judge, thresholds, worst
 from ansible.module_utils.praxis_health import device_checks, evaluate, signature_findings, unreachable_finding
@@ -91,11 +91,16 @@ def build_target(device: Mapping[str, Any], site_id: str, credentials: Any, *,
     for key in ("name", "role", "vendor", "address"):
         if not device.get(key):
             raise OperationError(f"device.{key} is missing for site {site_id}")
-    if device["vendor"] not in VENDORS:
+    try:
+        record = vendor_record(device["vendor"])
+    except ValueError:
         raise OperationError(f"device.vendor {device['vendor']!r} of {site_id}-{device['name']} is not one of "
-                             f"{', '.join(VENDORS)}")
+                             f"{', '.join(vendors())} (the vendors with a driver)") from None
     if device["role"] not in ROLES:
         raise OperationError(f"{site_id}-{device['name']} is a {device['role']}, not a network device")
+    if device["role"] not in record.roles:
+        raise OperationError(f"device.role of {site_id}-{device['name']}: {device['vendor']} drivers serve "
+                             f"{', '.join(record.roles)}, not {device['role']}")
     conn = dict(connection or {})
     creds = credentials if isinstance(credentials, Mapping) else {}
     if credentials is not None and not isinstance(credentials, Mapping):
@@ -104,7 +109,7 @@ def build_target(device: Mapping[str, Any], site_id: str, credentials: Any, *,
     username = str(creds.get("username") or conn.get("username") or "")
     password = str(creds.get("password") or "")
     key_file = creds.get("private_key_file") or conn.get("private_key_file")
-    if device["vendor"] != "linux" and not (username and password):
+    if not record.key_login and not (username and password):
         raise OperationError(f"vault variable {device.get('credentials')} of {site_id}-{device['name']} needs "
                              "username and password (for OPNsense: API key and secret)")
     port = device.get("port") or conn.get("port")
@@ -123,7 +128,31 @@ def build_target(device: Mapping[str, Any], site_id: str, credentials: Any, *,
                   validate_certs=bool(device.get("validate_certs", True)), ca_path=device.get("ca_path"),
                   timeout=float(conn.get("timeout") or 20), retries=int(conn.get("retries") or 3),
                   retry_delay=float(conn.get("retry_delay") if conn.get("retry_delay") is not None else 1.0),
-                  options=dict(conn.get("options") or {}), tls_fingerprint=pin, identity=conn.get("identity"))
+                  options={**dict(device.get("options") or {}), **dict(conn.get("options") or {})},
+                  tls_fingerprint=pin, identity=conn.get("identity"))
+
+
+def not_offered(target: Target, driver: Driver, capability: str) -> dict[str, Any] | None:
+    """The skipped result of an operation whose capability the driver does
+    not offer (its declared reason), or None when it is offered. Skipped is
+    neither ok nor failed: the run summary lists it with the reason."""
+    if driver.offers(capability):
+        return None
+    return _skipped(target, capability, driver.not_offered[capability])
+
+
+def _skipped(target: Target, capability: str, reason: str) -> dict[str, Any]:
+    noun = CAPABILITY_NOUNS[capability]
+    return {"changed": False, "skipped": True, "findings": [], "checks": [],
+            "not_offered": {"capability": capability, "reason": reason},
+            "msg": f"{target.host}: {noun} is not offered by {target.vendor} {target.role}s: {reason}"}
+
+
+def _unsupported_skip(target: Target, exc: Unsupported, capability: str) -> dict[str, Any]:
+    """A driver method that raised Unsupported (a capability it does not
+    offer for this device): skipped with the driver's message as reason."""
+    reason = str(exc).removeprefix(f"{target.label}: ")
+    return dict(_skipped(target, capability, reason), msg=target.scrub(str(exc)))
 
 
 def failure(target: Target, exc: Exception, what: str) -> dict[str, Any]:
@@ -208,7 +237,7 @@ def device_facts(target: Target, *, limits: Mapping[str, Any] | None = None, jud
     try:
         with opener(target) as driver:
             facts = driver.facts()
-            has_signatures = type(driver).update_signatures is not Driver.update_signatures
+            has_signatures = driver.offers("signatures")
     except DriverError as exc:
         result = failure(target, exc, "facts")
         result["findings"] = [unreachable_finding(judge, result["msg"])]
@@ -333,6 +362,11 @@ def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, c
     try:
         drv = driver or opener(target)
         try:
+            skipped = not_offered(target, drv, "config_export")
+            if skipped is not None:
+                _ledger(ledger, target, "backup", "skipped", skipped["msg"], {"not_offered": skipped["not_offered"]},
+                        moment, run)
+                return skipped
             content = drv.export_config()
             result = store_backup(store, cipher, target.site, target.name, content, keep=keep,
                                   suffix=drv.config_suffix, validate=drv.validate_config,
@@ -341,8 +375,9 @@ def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, c
             if own:
                 drv.close()
     except Unsupported as exc:
-        result = {"changed": False, "skipped": True, "msg": str(exc), "findings": [], "checks": []}
-        _ledger(ledger, target, "backup", "skipped", str(exc), {}, moment, run)
+        result = _unsupported_skip(target, exc, "config_export")
+        _ledger(ledger, target, "backup", "skipped", result["msg"], {"not_offered": result["not_offered"]}, moment,
+                run)
         return result
     except BackupError as exc:
         message = f"{target.label}: {exc}; the stored copies were not touched"
@@ -375,9 +410,9 @@ def signature_update(target: Target, *, check_mode: bool = False, now: Any = Non
         ledger = None
     try:
         with opener(target) as driver:
-            if type(driver).update_signatures is Driver.update_signatures:
-                return {"changed": False, "skipped": True, "findings": [], "checks": [],
-                        "msg": f"{target.host}: {target.vendor} {target.role}s have no security signatures"}
+            skipped = not_offered(target, driver, "signatures")
+            if skipped is not None:
+                return skipped
             if check_mode:
                 facts = driver.facts()
                 date = facts.get("signature_date")
@@ -385,6 +420,8 @@ def signature_update(target: Target, *, check_mode: bool = False, now: Any = Non
                         "findings": signature_findings(judge, date, limit_values, moment),
                         "msg": f"{target.host}: would download signatures (now from {date or 'unknown'})"}
             outcome = driver.update_signatures()
+    except Unsupported as exc:
+        return _unsupported_skip(target, exc, "signatures")
     except DriverError as exc:
         result = failure(target, exc, "signature update")
         finding = judge("net.signature_update", "", "warning", result["msg"])
@@ -413,6 +450,9 @@ def device_settings(target: Target, settings: Mapping[str, Any], *, check_mode: 
         raise OperationError(f"settings must be a mapping, got {type(settings).__name__}")
     try:
         with opener(target) as driver:
+            skipped = not_offered(target, driver, "settings")
+            if skipped is not None:
+                return skipped
             supported = type(driver).settings_supported.get(target.role, ())
             wanted = {k: v for k, v in settings.items() if v is not None and k in supported}
             unsupported = sorted(k for k, v in settings.items() if v is not None and k not in supported)
@@ -489,6 +529,9 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
     available = None
     try:
         with opener(target) as driver:
+            skipped = not_offered(target, driver, "firmware")
+            if skipped is not None:
+                return skipped
             status = driver.firmware_status()
             installed, available = status.get("installed"), status.get("available")
             base: dict[str, Any] = {"installed": installed, "available": available, "guard": guard,
@@ -544,7 +587,7 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
     except DriverError as exc:
         result = failure(target, exc, "firmware update")
         if isinstance(exc, Unsupported):
-            return {"changed": False, "skipped": True, "msg": str(exc), "checks": [], "findings": []}
+            return _unsupported_skip(target, exc, "firmware")
         _ledger(ledger, target, "firmware", "failed", result["msg"], {"available": available} if available else {},
                 moment, run)
         return dict(result, checks=[], findings=[])
@@ -576,7 +619,7 @@ IDENTITY_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 def identity_kinds(target: Target) -> list[str]:
     """What proves the device's identity: its SSH host key (LCOS, LCOS SX,
     Linux), the certificate of an HTTPS device whose validation is off."""
-    if target.vendor in ("lancom", "linux"):
+    if vendor_record(target.vendor).protocol == "ssh":
         return ["ssh"]
     if not target.validate_certs or target.tls_fingerprint:
         return ["tls"]

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from ansible.module_utils.praxis_driver import registry
 from ansible.module_utils.praxis_errors import PraxisError
 
 try:
@@ -50,6 +51,7 @@ ROLE_GROUPS = ("firewalls", "access_points", "switches", "nas", "workplaces", "s
 NETWORK_ROLES = ("firewalls", "access_points", "switches", "nas")
 ROLE_SINGULAR = {"firewalls": "firewall", "access_points": "access_point", "switches": "switch",
                  "nas": "nas", "workplaces": "workplace", "servers": "server"}
+ROLE_PLURAL = {singular: plural for plural, singular in ROLE_SINGULAR.items()}
 SITE_SUFFIXES = (".yml", ".yaml")
 MAX_ERRORS = 50
 
@@ -512,6 +514,7 @@ def _describe(error) -> tuple[str, str]:
 
 def schema_problems(data: Any, schema_path: Path = SCHEMA_PATH) -> list[str]:
     fast, explaining = _validator(schema_path)
+    registry()  # the drivers' declarations are read with the schema, once, before any site file
     if fast is not None:
         try:
             fast(data)
@@ -532,14 +535,24 @@ def schema_problems(data: Any, schema_path: Path = SCHEMA_PATH) -> list[str]:
 
 
 # -- rules the schema cannot express ------------------------------------------------
-# How each vendor is driven, and which roles it can fill (module_utils/praxis_driver_<vendor>).
-VENDOR_PROTOCOL = {"opnsense": "https", "synology": "https", "lancom": "ssh", "linux": "ssh"}
-VENDOR_ROLES = {
-    "opnsense": ("firewalls",),
-    "lancom": ("firewalls", "access_points", "switches"),
-    "synology": ("nas",),
-    "linux": ("firewalls", "nas"),
-}
+# How each vendor is driven, its default port and which roles it can fill: declared by
+# its driver (praxis_driver.registry(), docs/drivers.md).
+def vendor_protocol(vendor: str) -> str:
+    return registry()[vendor].protocol
+
+
+def vendor_roles(vendor: str) -> tuple[str, ...]:
+    """The device groups of the site file (firewalls, ...) a vendor's devices can be in."""
+    return tuple(ROLE_PLURAL[role] for role in registry()[vendor].roles)
+
+
+def _known_vendor(where: str, vendor: Any) -> str | None:
+    """None when ``vendor`` has a driver, else the problem listing the known vendors."""
+    if vendor in registry():
+        return None
+    return f"{where}: {vendor!r} is not one of: {', '.join(registry())} (the vendors with a driver)"
+
+
 # well-known ports and what speaks on them; a device whose protocol differs is a contradiction
 WELL_KNOWN_PORTS = {22: "ssh", 80: "http", 443: "https", 3389: "rdp", 5000: "http", 5001: "https",
                     5985: "winrm-http", 5986: "winrm-https"}
@@ -552,7 +565,7 @@ def device_protocol(role: str, device: dict) -> str:
     """How the controller talks to a device: https, ssh or winrm-https (Windows);
     Linux and macOS computers are never contacted (ssh names their remote login)."""
     if role in NETWORK_ROLES:
-        return VENDOR_PROTOCOL[device["vendor"]]
+        return vendor_protocol(device["vendor"])
     return "winrm-https" if device.get("os", "windows") == "windows" else "ssh"
 
 
@@ -560,6 +573,10 @@ def _device_rules(role: str, index: int, device: dict) -> list[str]:
     """Fields of one device that contradict each other."""
     problems = []
     where = f"devices.{role}[{index}]"
+    if role in NETWORK_ROLES:
+        unknown = _known_vendor(f"{where}.vendor", device["vendor"])
+        if unknown:
+            return [unknown]
     protocol = device_protocol(role, device)
     port = device.get("port")
     spoken = WELL_KNOWN_PORTS.get(port)
@@ -583,15 +600,16 @@ def _device_rules(role: str, index: int, device: dict) -> list[str]:
                             "rebooted by praxisops, so their own windows would do nothing")
     if role in NETWORK_ROLES:
         vendor = device["vendor"]
-        if role not in VENDOR_ROLES[vendor]:
-            possible = ", ".join(VENDOR_ROLES[vendor])
+        if role not in vendor_roles(vendor):
+            possible = ", ".join(vendor_roles(vendor))
             problems.append(f"{where}.vendor: {vendor} cannot be one of the {role} (a {vendor} device is one of: "
                             f"{possible})")
         if protocol != "https":
             for key in ("validate_certs", "ca_path"):
                 if key in device:
+                    https = ", ".join(v for v, r in registry().items() if r.protocol == "https")
                     problems.append(f"{where}.{key}: {vendor} devices are managed over SSH; {key} is for HTTPS "
-                                    "devices (opnsense, synology)")
+                                    f"devices ({https})")
         elif device.get("validate_certs") is False and device.get("ca_path"):
             problems.append(f"{where}.ca_path: a CA is given but validate_certs is false (one of them is wrong)")
     else:
@@ -600,6 +618,44 @@ def _device_rules(role: str, index: int, device: dict) -> list[str]:
             problems.append(f"{where}.os: missing, so windows is assumed, but the computer is a Mac "
                             f"({device.get('vendor', '')} {device.get('model', '')}".rstrip() +
                             "): write os: macos (or os: windows for a Mac that runs Windows)")
+    return problems
+
+
+def _vendor_rules(site: dict) -> list[str]:
+    """What the site file gives or asks of a network device, checked against
+    its driver's declaration before any driver runs: its ``options`` against
+    the vendor's options, the settings its fields ask for (networks.wlans of
+    an access point, the VLANs of a switch) against ``settings_supported``."""
+    problems = []
+    records = registry()
+    networks = site.get("networks") or {}
+    devices = site.get("devices") or {}
+    for role in NETWORK_ROLES:
+        singular = ROLE_SINGULAR[role]
+        noun = singular.replace("_", " ").replace("nas", "NAS") + ("" if singular == "nas" else "s")
+        for index, device in enumerate(devices.get(role) or []):
+            vendor = device.get("vendor")
+            record = records.get(vendor)
+            if record is None or singular not in record.roles:
+                continue  # reported by _device_rules
+            where = f"devices.{role}[{index}]"
+            for name in device.get("options") or {}:
+                if name not in record.options:
+                    known = ", ".join(sorted(record.options)) or "none"
+                    problems.append(f"{where}.options.{name}: unknown option for vendor {vendor}; known: {known}")
+            asks: list[tuple[str, str]] = []
+            if role == "access_points" and networks.get("wlans"):
+                asks.append(("networks.wlans", "wlans"))
+            if role == "switches" and device.get("vlans"):
+                asks.append((f"{where}.vlans", "vlans"))
+            elif role == "switches" and networks.get("vlans"):
+                asks.append(("networks.vlans", "vlans"))
+            supported = record.settings_supported(singular)
+            for field, key in asks:
+                if key not in supported:
+                    can = ", ".join(supported) if supported else "no settings"
+                    problems.append(f"{field}: {noun} of vendor {vendor} cannot apply {key} ({where}, "
+                                    f"{device['name']}; it can apply: {can})")
     return problems
 
 
@@ -728,6 +784,7 @@ def _site_rules(site: dict) -> list[str]:
             problems.append(f"networks.wlans[{index}].ssid: {wlan['ssid']!r} is "
                             f"{len(wlan['ssid'].encode('utf-8'))} bytes in UTF-8; an SSID has at most 32")
     problems.extend(_network_rules(site))
+    problems.extend(_vendor_rules(site))
     problems.extend(_finding_rules(site))
     try:
         SiteCalendar(site)
@@ -976,9 +1033,10 @@ def _endpoint(role: str, device: dict) -> tuple[str, int | None]:
     text = str(address) if address is not None else device["address"].lower().rstrip(".")
     if role not in NETWORK_ROLES and device.get("os", "windows") != "windows":
         return text, None
-    default = {"https": 443, "ssh": 22, "winrm-https": 5986}[device_protocol(role, device)]
-    if role in NETWORK_ROLES and device["vendor"] == "synology":
-        default = 5001
+    if role in NETWORK_ROLES:
+        default = registry()[device["vendor"]].default_port
+    else:
+        default = {"ssh": 22, "winrm-https": 5986}[device_protocol(role, device)]
     return text, device.get("port") or default
 
 
@@ -1082,7 +1140,7 @@ def site_hosts(site: dict) -> list[dict]:
                 "credentials": device["credentials"],
             }
             for key in ("port", "model", "vendor", "validate_certs", "ca_path", "tls_fingerprint", "vlans", "uplink",
-                        "notes", "thresholds", "maintenance_windows"):
+                        "notes", "thresholds", "maintenance_windows", "options"):
                 if key in device:
                     info[key] = device[key]
             if role in NETWORK_ROLES:

@@ -105,8 +105,8 @@ def control_port_in_use() -> bool:
 
 
 @contextlib.contextmanager
-def running_lab(base: Path, sites: int, reboot_seconds: float = 1) -> Iterator[Lab]:
-    """``python -m lab up --sites N`` under ``base`` (run dir and inventory),
+def running_lab(base: Path, sites: int, reboot_seconds: float = 1, firewall: str = "opnsense") -> Iterator[Lab]:
+    """``python -m lab up --sites N --firewall F`` under ``base`` (run dir and inventory),
     holding the machine's lab lock; stopped again whatever happens. Skips the
     test module when a lab started outside the tests holds the addresses."""
     import pytest
@@ -118,7 +118,7 @@ def running_lab(base: Path, sites: int, reboot_seconds: float = 1) -> Iterator[L
         lab = Lab(base / "run", base / "inventory")
         try:
             up = lab.cli("up", "--sites", str(sites), "--reboot-seconds", str(reboot_seconds),
-                         "--inventory-dir", str(lab.inventory_dir))
+                         "--firewall", firewall, "--inventory-dir", str(lab.inventory_dir))
             assert up.returncode == 0, up.stdout + up.stderr
             lab.up_output = up.stdout
             yield lab
