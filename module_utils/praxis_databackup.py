@@ -191,12 +191,12 @@ def make_seed(given: Any) -> str:
 def choose_sites(site_ids: Iterable[str], count: int, seed: str) -> list[str]:
     """``count`` practices drawn with ``seed`` (the same seed and practices: the same choice)."""
     ids = sorted(set(site_ids))
-    return sorted(random.Random(f"sites:{seed}").sample(ids, min(count, len(ids))))
+    return sorted(random.Random(f"sites:{seed}").sample(ids, min(count, len(ids))))  # noqa: S311 - reproducible
 
 
 def sample_files(nodes: Iterable[Mapping[str, Any]], count: int, seed: str, site_id: str) -> list[str]:
     paths = sorted(str(n["path"]) for n in nodes if n.get("type") == "file")
-    return sorted(random.Random(f"files:{seed}:{site_id}").sample(paths, min(count, len(paths))))
+    return sorted(random.Random(f"files:{seed}:{site_id}").sample(paths, min(count, len(paths))))  # noqa: S311
 
 
 def quarter_of(day: dt.date) -> str:
@@ -557,3 +557,33 @@ def restore_test(repo: Repository, *, site: Mapping[str, Any], source: Mapping[s
             shutil.rmtree(scratch, ignore_errors=True)
         result["scratch_removed"] = scratch is None or not os.path.exists(scratch)
     return result
+
+
+# -- from the site file and the vault to a Repository -------------------------------------------------------
+
+def open_repository(site: Mapping[str, Any], repo: Mapping[str, Any], lookup: Callable[[str], Any], *,
+                    pol: Mapping[str, Any], options: Mapping[str, Any] | None = None,
+                    cache_dir: str | None = None) -> Repository:
+    """The restic repository ``repo`` of the site as the controller reaches it (``controller_url``,
+    else ``url``), its password and environment from the vault variables it names (``lookup(name)``:
+    the templated variable or None)."""
+    site_id = str(site["id"])
+    name = str(repo.get("name") or "?")
+    where = f"practice {site_id}, repository {name}"
+    password_var = repo.get("password")
+    password = lookup(password_var) if isinstance(password_var, str) else None
+    if password is None:
+        raise ResticError("wrong_password", f"{where}: vault variable {password_var} is not defined: put the "
+                                            "repository password in the vault and run with the vault password")
+    if not isinstance(password, str) or not password:
+        raise ResticError("wrong_password", f"{where}: vault variable {password_var} must be a non-empty string")
+    environment = None
+    if repo.get("environment"):
+        environment = lookup(str(repo["environment"]))
+        if not isinstance(environment, Mapping):
+            raise ResticError("failed", f"{where}: vault variable {repo['environment']} must be a mapping of "
+                                        "environment variables (AWS_ACCESS_KEY_ID: ...)")
+    options = {str(k): str(v) for k, v in (options or {}).items()}
+    return Repository(str(repo.get("controller_url") or repo.get("url") or ""), password, practice=site_id,
+                      name=name, environment=environment, options=options, timeout=pol["timeout_s"],
+                      cache_dir=cache_dir)
