@@ -174,7 +174,7 @@ def test_verify_check_mode_then_prune_then_again_and_a_wrong_password(practice):
         shrunk = found[("schmidt-srv01", "backup.shrunk", repo)]
         assert shrunk["severity"] == "warning" and shrunk["value"] > 30
     assert ("schmidt-empfang", "backup.stale", "offsite") in found, "no snapshot of empfang offsite at all"
-    opened = {(i["host"], i["check_id"], i["subject"]) for i in first["incidents"]["opened"]}
+    opened = {(i["host"], i["check"], i["subject"]) for i in first["incidents"]["opened"]}
     assert ("schmidt-empfang", "backup.stale", "nas") in opened
     kept = json.loads(restic(practice["urls"]["nas"], PASSWORD["nas"], "snapshots", "--json",
                              cache=practice["cache"]).stdout)
