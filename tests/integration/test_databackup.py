@@ -7,14 +7,12 @@ its dump, and report a full scratch disk (a tiny tmpfs in a private mount namesp
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import yaml
