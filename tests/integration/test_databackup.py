@@ -222,3 +222,12 @@ def test_restore_test_with_evidence_and_a_full_scratch_disk(practice):
     assert by_check(full)[("schmidt-srv01", "restore.failed", "offsite")]["severity"] == "critical"
     evidence = db.restore_tests(practice["ledger"], quarter="2026-Q4")
     assert [e["ok"] for e in evidence] == [True, False] and evidence[1]["error"].count("no space left") == 1
+
+    cli = [str(BIN / "python"), str(ROOT / "scripts" / "praxis-backup"), "--ledger", practice["ledger"]]
+    listed = subprocess.run([*cli, "restore-test", "--quarter", "2026-Q4"], capture_output=True, text=True,
+                            check=True).stdout
+    assert "schmidt" in listed and "FAILED" in listed and "4711" in listed
+    proof = subprocess.run([*cli, "evidence", "--site", "schmidt"], capture_output=True, text=True, check=True).stdout
+    assert "# Restore test evidence: schmidt" in proof and "header ok" in proof and "no space left" in proof
+    bad = subprocess.run([*cli, "restore-test", "--quarter", "2026-4"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--quarter must look like 2026-Q4" in bad.stderr

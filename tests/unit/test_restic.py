@@ -117,10 +117,11 @@ def test_a_lock_left_by_a_killed_backup_is_found_and_unlock_removes_it(repo, tmp
     backup = subprocess.Popen(["restic", "backup", "--stdin", "--stdin-filename", "slow"], env=env,
                               stdin=feeder.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            if list((repo_dir / "locks").iterdir()):
-                break
+        deadline = time.monotonic() + 60
+        while not list((repo_dir / "locks").iterdir()) and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert list((repo_dir / "locks").iterdir()), "the backup took no lock within 60 s"
+        time.sleep(0.5)     # the lock file is written completely
         backup.send_signal(signal.SIGKILL)
         backup.wait()
     finally:
