@@ -176,3 +176,40 @@ def test_environment_names_are_checked_and_may_not_set_the_password(tmp_path):
         pr.Repository("/x", PASSWORD, practice="p", name="n", environment={"RESTIC_PASSWORD": "x"})
     with pytest.raises(pr.ResticError, match="'aws key' is not valid"):
         pr.Repository("/x", PASSWORD, practice="p", name="n", environment={"aws key": "x"})
+
+
+def test_verification_removes_only_locks_older_than_stale_lock_hours(repo, tmp_path):
+    from ansible.module_utils import praxis_databackup as db
+    from ansible.module_utils import praxis_site
+    from tests.conftest import ROOT
+
+    repo_dir, _ = repo
+    site, _ = praxis_site.load_site(ROOT / "inventories/demo/sites/schmidt.yml")
+    site["backups"] = {"repositories": [{"name": "nas"}], "sources": [{"host": "srv01"}]}
+    env = dict(os.environ, RESTIC_REPOSITORY=str(repo_dir), RESTIC_PASSWORD_FILE=str(tmp_path / "pw"),
+               RESTIC_CACHE_DIR=str(tmp_path / "cache"))
+    (tmp_path / "pw").write_text(PASSWORD)
+    backup = subprocess.Popen(["restic", "backup", "--stdin", "--stdin-filename", "slow"], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list((repo_dir / "locks").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    backup.send_signal(signal.SIGKILL)
+    backup.wait()
+
+    def verify(now, check_mode=False):
+        verification = db.Verification(open_repo(repo_dir), site=site, name="nas", pol=db.policy(None), now=now,
+                                       ledger=None, read_ledger=None, check_mode=check_mode,
+                                       judge=lambda *a: {"check": a[2], "subject": a[3], "severity": a[4]})
+        return verification.run(db.sources(site)), verification
+
+    young, _ = verify(dt.datetime.now(dt.timezone.utc))
+    assert young["error_kind"] == "locked" and not young["pruned"] and young["unlocked"] == []
+    assert len(open_repo(repo_dir).locks()) == 1, "a lock younger than 6 h is left alone"
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=7)
+    dry, _ = verify(later, check_mode=True)
+    assert dry["error_kind"] == "locked" and len(open_repo(repo_dir).locks()) == 1, "check mode never unlocks"
+    row, verification = verify(later)
+    assert row["ok"] and row["pruned"] and [lock["pid"] for lock in row["unlocked"]] == [backup.pid]
+    assert open_repo(repo_dir).locks() == []
