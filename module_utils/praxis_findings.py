@@ -99,6 +99,11 @@ CHECKS: dict[str, str] = {
     "patch.failed": "an update failed to install (WP-08)",
     "patch.overdue": "a released update is not installed after the policy's overdue_days (WP-08, WP-10)",
     "patch.reboot_pending": "a reboot that finishes updates has been pending for days (WP-08)",
+    "backup.stale": "the last data backup of a host is older than allowed, in working days (WP-12)",
+    "backup.failed": "a data backup repository cannot be read: password, connection, lock (WP-12)",
+    "backup.check": "restic check found errors in a data backup repository; nothing is pruned (WP-12)",
+    "backup.shrunk": "the latest data backup of a host is much smaller than the ones before (WP-12)",
+    "restore.failed": "the quarterly restore test of a practice failed (WP-12)",
 }
 
 # -- thresholds --------------------------------------------------------------------------------
@@ -238,6 +243,12 @@ PRIORITY_RULES: tuple[tuple[str | None, str | None, str | None, str], ...] = (
     ("win.failed_logons", None, None, "medium"),
     ("win.temperature", "critical", None, "medium"),
     ("backup.config", "critical", None, "medium"),
+    ("backup.stale", None, "server", "high"),            # the practice server's data is not backed up
+    ("backup.stale", None, None, "medium"),
+    ("backup.failed", None, None, "medium"),
+    ("backup.check", None, None, "medium"),
+    ("backup.shrunk", None, None, "medium"),
+    ("restore.failed", None, None, "medium"),
     ("firmware.pending", None, None, "medium"),
     (None, None, None, "low"),
 )

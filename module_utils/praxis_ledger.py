@@ -299,6 +299,61 @@ CREATE OR REPLACE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 """),
     ],
+    # practice-data backups (module_utils/praxis_databackup.py, docs/backups.md): the nightly
+    # verification of each restic repository, the sizes of snapshots measured once, the quarterly
+    # restore tests with their evidence
+    6: """
+CREATE TABLE IF NOT EXISTS databackup_checks (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    checked_at TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    error_kind TEXT,
+    error TEXT,
+    snapshots TEXT NOT NULL DEFAULT '{}',
+    check_subset TEXT,
+    check_ok INTEGER,
+    pruned INTEGER NOT NULL DEFAULT 0,
+    prune_summary TEXT NOT NULL DEFAULT '{}',
+    unlocked TEXT NOT NULL DEFAULT '[]',
+    duration_s REAL NOT NULL DEFAULT 0,
+    run TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS databackup_checks_site ON databackup_checks (site, repository, checked_at);
+CREATE TABLE IF NOT EXISTS databackup_sizes (
+    site TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    snapshot_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    snapshot_time TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    files INTEGER NOT NULL,
+    measured_at TEXT NOT NULL,
+    PRIMARY KEY (site, repository, snapshot_id)
+);
+CREATE TABLE IF NOT EXISTS restore_tests (
+    id INTEGER PRIMARY KEY,
+    quarter TEXT NOT NULL,
+    seed TEXT NOT NULL,
+    chosen_sites TEXT NOT NULL DEFAULT '[]',
+    site TEXT NOT NULL,
+    repository TEXT NOT NULL DEFAULT '',
+    snapshot_id TEXT NOT NULL DEFAULT '',
+    snapshot_time TEXT,
+    host TEXT NOT NULL DEFAULT '',
+    files TEXT NOT NULL DEFAULT '[]',
+    dump TEXT NOT NULL DEFAULT 'null',
+    ok INTEGER NOT NULL,
+    error TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    duration_s REAL NOT NULL DEFAULT 0,
+    by TEXT NOT NULL,
+    run TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS restore_tests_quarter ON restore_tests (quarter, site);
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 IDENTITY_KINDS = ("ssh", "tls")

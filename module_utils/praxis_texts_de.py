@@ -98,6 +98,11 @@ TEXTS = {
         "patch.failed": "Ein Update auf {device} ließ sich nicht installieren ({subject})",
         "patch.overdue": "Ein freigegebenes Update fehlt auf {device} seit {value} Tagen ({subject})",
         "patch.reboot_pending": "{device} wartet seit {value} Tagen auf einen Neustart, um Updates abzuschließen",
+        "backup.stale": "Die letzte Datensicherung von {device} ist {value} Arbeitstage alt ({subject})",
+        "backup.failed": "Das Sicherungsziel {subject} der Praxis ist nicht lesbar (Passwort, Verbindung oder Sperre)",
+        "backup.check": "Die Prüfung des Sicherungsziels {subject} hat Fehler gefunden",
+        "backup.shrunk": "Die Datensicherung von {device} ist um {value} % kleiner als sonst ({subject})",
+        "restore.failed": "Die Wiederherstellungsprobe von {device} ist fehlgeschlagen ({subject})",
     },
     "patch": {
         "date_format": "d. MMMM y",

@@ -91,6 +91,11 @@ TEXTS = {
         "patch.failed": "An update on {device} could not be installed ({subject})",
         "patch.overdue": "A released update has been missing on {device} for {value} days ({subject})",
         "patch.reboot_pending": "{device} has waited {value} days for a restart that finishes updates",
+        "backup.stale": "The last data backup of {device} is {value} working days old ({subject})",
+        "backup.failed": "The practice's backup repository {subject} cannot be read (password, connection or lock)",
+        "backup.check": "The check of the backup repository {subject} found errors",
+        "backup.shrunk": "The data backup of {device} is {value} % smaller than usual ({subject})",
+        "restore.failed": "The restore test of {device} failed ({subject})",
     },
     "patch": {
         "date_format": "d MMMM y",
