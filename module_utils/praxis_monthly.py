@@ -27,6 +27,7 @@ import re
 from typing import Any, Iterable, Mapping
 
 from ansible.module_utils import praxis_audit
+from ansible.module_utils import praxis_databackup
 from ansible.module_utils import praxis_ledger
 from ansible.module_utils import praxis_patch
 from ansible.module_utils.praxis_backup import facts_path
@@ -68,7 +69,8 @@ KBV_REQUIREMENTS: tuple[dict[str, Any], ...] = (
     # Anlage 1, endpoint devices and programs: install security updates promptly. Number not verified.
     {"key": "security_updates", "anlage": 1, "number": None, "evidence": ("updates", "firmware")},
     # Anlage 1, data backup: regular backups (here: the configuration backups of the network
-    # devices; practice-data backups are not part of the service yet). Number not verified.
+    # devices and the practice-data backups with their nightly verification and restore tests,
+    # WP-12). Number not verified.
     {"key": "backups", "anlage": 1, "number": None, "evidence": ("backups",)},
     # Anlage 1, network: a firewall between the practice network and the internet, its
     # signatures current. Number not verified.
@@ -401,6 +403,69 @@ def _backups(network: Mapping[str, str], events: list[dict[str, Any]], start: dt
     return {"status": worst(c["status"] for c in config), "config": config, "data": []}
 
 
+def _with_data(backups: dict[str, Any], data: list[dict[str, Any]]) -> dict[str, Any]:
+    """The configuration backups and the practice-data backups as one area."""
+    items = [*backups["config"], *data]
+    return {**backups, "data": data, "status": worst(i["status"] for i in items)}
+
+
+def _data_backups(ledger: str | None, site: Mapping[str, Any], calendar: SiteCalendar, start: dt.datetime,
+                  end: dt.datetime, as_of: dt.datetime) -> list[dict[str, Any]]:
+    """The practice-data backups (WP-12) per repository of the site file: the month's nightly
+    verifications (``databackup_checks``), the newest snapshot of each source at the last one with
+    its age in working days at ``as_of``, and the newest restore test up to the month's end."""
+    repos = praxis_databackup.repositories(site)
+    if not repos or not praxis_databackup.sources(site):
+        return []
+    site_id = str(site["id"])
+    pol = praxis_databackup.policy(None, site)
+    since, until = _utc(start), _utc(end)
+    rows = [r for r in praxis_databackup.checks(ledger, site=site_id) if r["checked_at"] < until] if ledger else []
+    tests = [t for t in praxis_databackup.restore_tests(ledger, site=site_id) if t["started_at"] < until] \
+        if ledger else []
+    servers = {s["device"] for s in praxis_databackup.sources(site) if s["server"]}
+    items = []
+    for repo in repos:
+        name = str(repo.get("name"))
+        month_rows = [r for r in rows if r["repository"] == name and r["checked_at"] >= since]
+        last = month_rows[-1] if month_rows else None
+        hosts = []
+        for source in praxis_databackup.sources(site):
+            snap = ((last or {}).get("snapshots") or {}).get(source["device"])
+            at = _time((snap or {}).get("time"), "snapshots.time")
+            age = calendar.working_days_between(at, as_of) if at is not None else None
+            hosts.append({"host": source["host"], "server": source["device"] in servers,
+                          "snapshot_at": _iso(at), "age_working_days": age,
+                          "size_bytes": (snap or {}).get("size_bytes"), "files": (snap or {}).get("files")})
+        test = next((t for t in reversed(tests) if t["repository"] == name), None)
+        item: dict[str, Any] = {
+            "repository": name, "kind": str(repo.get("kind") or ""), "nights": len(month_rows),
+            "failed_nights": sum(1 for r in month_rows if not r["ok"]),
+            "check_failed_nights": sum(1 for r in month_rows if r["check_ok"] is False),
+            "pruned_nights": sum(1 for r in month_rows if r["pruned"]),
+            "last_check": last["checked_at"] if last else None, "last_ok": last["ok"] if last else None,
+            "last_error_kind": last["error_kind"] if last else None, "hosts": hosts,
+            "restore_test": None if test is None else {
+                "at": test["started_at"], "quarter": test["quarter"], "ok": test["ok"], "host": test["host"],
+                "snapshot_at": test["snapshot_time"], "files": len(test["files"] or []),
+                "files_ok": sum(1 for f in test["files"] or [] if f.get("ok")),
+                "dump_header_ok": (test["dump"] or {}).get("header_ok") if isinstance(test["dump"], Mapping) else None,
+                "duration_s": test["duration_s"], "by": test["by"]}}
+        ages = [h["age_working_days"] for h in hosts]
+        if last is None:
+            item["status"] = "no_data"
+        elif not last["ok"] or last["check_ok"] is False or any(
+                a is None or a >= pol["critical_working_days"] for a in ages):
+            item["status"] = "critical"
+        elif item["failed_nights"] or any(a >= pol["stale_working_days"] for a in ages) or (
+                test is not None and not test["ok"]):
+            item["status"] = "warning"
+        else:
+            item["status"] = "ok"
+        items.append(item)
+    return items
+
+
 def _firmware(network: Mapping[str, str], events: list[dict[str, Any]], records: Mapping[str, Any],
               next_window: str | None, now: dt.datetime, max_days: float) -> dict[str, Any]:
     devices = []
@@ -575,7 +640,8 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
     incidents = (_incidents(_incident_rows(ledger, site_id, since, _utc(end)), start, end, as_of, zone)  # type: ignore
                  if has_ledger else {"status": "no_data", "items": [], "per_week": [], "open": 0})
     availability = _availability(managed, checked)
-    backups = _backups(network, events, start, end, as_of, limits["backup_max_age_days"])
+    backups = _with_data(_backups(network, events, start, end, as_of, limits["backup_max_age_days"]),
+                         _data_backups(ledger if has_ledger else None, site, calendar, start, end, as_of))
     window = calendar.next_maintenance_window(max(as_of, start))
     firmware = _firmware(network, events, records, _iso(window[0]) if window else None, as_of,
                          limits["firmware_available_max_days"])
@@ -587,7 +653,9 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
              "checks": (availability, "devices"), "backups": (backups, "config"),
              "firmware": (firmware, "devices"), "encryption": (encryption, "devices"),
              "inventory": (inventory, "computers")}
-    summary_areas = [{"area": name, "status": area["status"], "counts": _counts(area[key]) if name != "inventory"
+    summary_areas = [{"area": name, "status": area["status"],
+                      "counts": _counts(area[key] + (area["data"] if name == "backups" else []))
+                      if name != "inventory"
                       else {"computers": len(inventory["computers"]), "missing": len(inventory["missing"]),
                             "not_managed": len(inventory["not_managed"])}}
                      for name, (area, key) in areas.items()]
@@ -604,7 +672,10 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
                         sla=[{"days": t["days"], "percent": t["percent"], "target_percent": t["target_percent"]}
                              for t in (updates["sla"] or {}).get("summary", [])]) if windows else None,
         "firmware": _area_evidence(firmware, "devices") if network else None,
-        "backups": _area_evidence(backups, "config") if network else None,
+        "backups": dict(_area_evidence(backups, "config"), repositories=len(backups["data"]),
+                        repositories_ok=sum(1 for d in backups["data"] if d["status"] == "ok"),
+                        restore_tests_ok=sum(1 for d in backups["data"] if (d["restore_test"] or {}).get("ok")))
+        if network or backups["data"] else None,
         "firewall": {"status": worst(d["status"] for d in firewall_checks), "firewalls": len(firewalls),
                      "signature_updates": len(signatures),
                      "signature_updates_ok": sum(1 for e in signatures if e["status"] in ("ok", "changed"))}
@@ -671,6 +742,13 @@ def _actions(antivirus: Mapping[str, Any], updates: Mapping[str, Any], availabil
             actions.append({"kind": "backup_missing", "host": item["host"], "detail": {"last_good": item["last_good"]}})
         elif item["status"] == "warning":
             actions.append({"kind": "backup_failed", "host": item["host"], "detail": {"failed": item["failed"]}})
+    for repo in backups["data"]:
+        if repo["status"] in ("critical", "warning"):
+            actions.append({"kind": f"data_backup_{repo['status']}", "host": repo["repository"],
+                            "detail": {"last_check": repo["last_check"], "error_kind": repo["last_error_kind"]}})
+        if (repo["restore_test"] or {}).get("ok") is False:
+            actions.append({"kind": "restore_test_failed", "host": repo["repository"],
+                            "detail": {"at": repo["restore_test"]["at"]}})
     for device in firmware["devices"]:
         if device["status"] == "warning":
             actions.append({"kind": "firmware_waiting", "host": device["host"],

@@ -264,7 +264,31 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
                       "latest": fmt.datetime(latest.get("at")) if latest else dash,
                       "verified": _yes_no(latest.get("verified"), catalog) if latest else dash,
                       "status": status, "word": catalog["status"][status]})
-    out["backups"] = dict(verdict("backups"), rows=brows, data_not_yet=not backups.get("data"))
+    drows, restore = [], []
+    for i, repo in enumerate(backups.get("data") or []):
+        where = f"backups.data[{i}]"
+        status = _status(repo.get("status"), f"{where}.status")
+        name = str(repo.get("repository") or dash)
+        snapshots = [f"{h.get('host')}: " + (dash if not h.get("snapshot_at") else
+                     f"{fmt.datetime(h['snapshot_at'], f'{where}.hosts.snapshot_at')} "
+                     f"({fmt.number(h.get('age_working_days'))})") for h in repo.get("hosts") or []]
+        drows.append({"repository": name, "kind": catalog["backup_kind"].get(str(repo.get("kind")), dash),
+                      "last_check": fmt.datetime(repo.get("last_check"), f"{where}.last_check"),
+                      "nights": f"{fmt.number(int(repo.get('nights') or 0))} "
+                                f"({fmt.number(int(repo.get('failed_nights') or 0))})",
+                      "snapshots": snapshots, "status": status, "word": catalog["status"][status]})
+        test = repo.get("restore_test")
+        if not test:
+            restore.append(catalog["restore_none"].format(repository=name))
+            continue
+        dump = test.get("dump_header_ok")
+        restore.append(catalog["restore_test"].format(
+            repository=name, when=fmt.datetime(test.get("at"), f"{where}.restore_test.at"),
+            files_ok=fmt.number(int(test.get("files_ok") or 0)), files=fmt.number(int(test.get("files") or 0)),
+            dump=catalog["restore_dump"]["none" if dump is None else "ok" if dump else "failed"],
+            result=catalog["restore_result"]["ok" if test.get("ok") else "failed"]))
+    out["backups"] = dict(verdict("backups"), rows=brows, data_rows=drows, restore=restore,
+                          data_not_yet=not backups.get("data"))
 
     firmware = _section(data, "firmware")
     out["firmware"] = dict(verdict("firmware"), rows=[{

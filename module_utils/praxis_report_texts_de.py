@@ -50,6 +50,11 @@ TEXTS = {
     "action": {
         "signatures_old": "Die Virensignaturen von {host} sind veraltet.",
         "check_missing": "{host} wurde in diesem Monat nicht geprüft.",
+        "data_backup_critical": "Die Sicherung der Praxisdaten ({host}) fehlt oder ist fehlerhaft; wir kümmern "
+                                "uns darum.",
+        "data_backup_warning": "Die Sicherung der Praxisdaten ({host}) ist älter als vorgesehen oder war nicht "
+                               "jede Nacht prüfbar.",
+        "restore_test_failed": "Der Wiederherstellungstest ({host}) ist nicht bestanden; wir prüfen die Sicherung.",
         "backup_failed": "Die Sicherung der Einstellungen von {host} ist fehlgeschlagen.",
         "firmware_waiting": "Für {host} wartet eine neue Firmware auf das nächste Wartungsfenster.",
         "encryption_off": "Die Festplatte von {host} ist nicht vollständig verschlüsselt.",
@@ -78,7 +83,7 @@ TEXTS = {
                                  "arbeiten daran.",
                       "critical": "Es gab schwere Störungen oder die Reaktionszeit wurde nicht eingehalten.",
                       "no_data": "Für die Störungen lagen keine Daten vor."},
-        "backups": {"ok": "Die Einstellungen aller Netzwerkgeräte sind gesichert und geprüft.",
+        "backups": {"ok": "Alle Sicherungen liegen vor und sind geprüft.",
                     "warning": "Eine Sicherung ist älter als vorgesehen oder nicht geprüft.",
                     "critical": "Von mindestens einem Gerät fehlt eine Sicherung.",
                     "no_data": "Für die Sicherungen lagen keine Daten vor."},
@@ -149,7 +154,20 @@ TEXTS = {
     "col_latest_copy": "Neueste Sicherung",
     "col_verified": "geprüft",
     "backups_config": "Sicherungen der Geräteeinstellungen (die letzten drei werden aufbewahrt):",
-    "backups_data_not_yet": "Die Sicherung der Praxisdaten ist noch nicht Teil des Service.",
+    "backups_data_not_yet": "Für diese Praxis ist keine Sicherung der Praxisdaten über diesen Service "
+                            "eingerichtet.",
+    "backups_data": "Sicherungen der Praxisdaten (täglich, verschlüsselt; jede Nacht von uns geprüft):",
+    "col_repository": "Sicherungsziel",
+    "col_last_verification": "Letzte Prüfung",
+    "col_nights": "Prüfungen (fehlgeschlagen)",
+    "col_snapshot": "Letzte Sicherung (Alter in Arbeitstagen)",
+    "backup_kind": {"local": "in der Praxis", "offsite": "Rechenzentrum"},
+    "restore_test": "Wiederherstellungstest {repository} am {when}: {files_ok} von {files} Dateien stimmen mit der "
+                    "Sicherung überein, Datenbanksicherung {dump}; {result}.",
+    "restore_result": {"ok": "bestanden", "failed": "nicht bestanden"},
+    "restore_dump": {"ok": "lesbar", "failed": "nicht lesbar", "none": "nicht Teil des Tests"},
+    "restore_none": "Für {repository} wurde noch kein Wiederherstellungstest durchgeführt; wir testen jedes Quartal "
+                    "zufällig ausgewählte Praxen.",
     "col_version": "Version",
     "col_latest": "Neueste",
     "col_last_update": "Zuletzt aktualisiert",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from ansible.module_utils import praxis_databackup
 from ansible.module_utils import praxis_incidents
 from ansible.module_utils import praxis_monthly as pm
 from tests.monthly_seed import seed
@@ -207,3 +209,72 @@ def test_the_state_read_after_the_month_is_named(tmp_path):
     facts[0].write_text(json.dumps(record))
     data = report(seeded)
     assert data["state_read_at"] == "2026-12-03T03:00:00+01:00"
+
+
+def add_data_backups(seeded):
+    """The practice's data backups (WP-12): ws01 is the practice server; the NAS repository was
+    verified every night of November and its last snapshot is from Monday 30 November 21:30; the
+    offsite repository could not be read on the last two nights (wrong password), and its restore
+    test on 16 November found one of 20 files different."""
+    site, ledger = seeded["site"], seeded["ledger"]
+    site["backups"] = {"repositories": [
+        {"name": "nas", "kind": "local", "url": "/volume1/restic", "password": "vault_a"},
+        {"name": "offsite", "kind": "offsite", "url": "sftp:backup@dc.example:/r", "password": "vault_b"}],
+        "sources": [{"host": "ws01", "server": True, "paths": ["C:\\Praxis"]}]}
+    zone = ZoneInfo("Europe/Berlin")
+    for day in range(1, 31):
+        checked = dt.datetime(2026, 11, day, 23, 45, tzinfo=zone)
+        snapshot = dt.datetime(2026, 11, day, 21, 30, tzinfo=zone)
+        for repo in ("nas", "offsite"):
+            broken = repo == "offsite" and day >= 29
+            praxis_databackup.record_check(ledger, {
+                "site": site["id"], "repository": repo, "checked_at": praxis_databackup.iso(checked),
+                "ok": not broken, "error_kind": "wrong_password" if broken else None,
+                "snapshots": {} if broken else {"ws01": {"id": f"{day:08x}", "time": snapshot.isoformat(),
+                                                         "size_bytes": 1000 + day, "files": 50}},
+                "check_subset": f"{day}/30", "check_ok": None if broken else True, "pruned": not broken,
+                "duration_s": 1.5, "run": "r"})
+    # a verification after the month does not count for November
+    praxis_databackup.record_check(ledger, {
+        "site": site["id"], "repository": "nas", "checked_at": "2026-12-01T22:45:00+00:00", "ok": False,
+        "error_kind": "unreachable", "snapshots": {}, "check_subset": "1/31", "check_ok": None,
+        "duration_s": 0.5, "run": "r"})
+    praxis_databackup.record_restore_test(ledger, {
+        "quarter": "2026-Q4", "seed": "4711", "chosen_sites": [site["id"]], "site": site["id"],
+        "repository": "offsite", "snapshot_id": "ab" * 32, "snapshot_time": "2026-11-15T20:30:00+00:00",
+        "host": "ws01", "files": [{"path": f"/f{i}", "sha256": "0" * 64, "ok": i != 7} for i in range(20)],
+        "dump": {"file": "praxis.dump", "bytes": 100, "header_ok": True}, "ok": False, "error": "1 file differs",
+        "started_at": "2026-11-16T09:00:00+00:00", "finished_at": "2026-11-16T09:01:00+00:00", "duration_s": 60.0,
+        "by": "tech", "run": "r"})
+
+
+def test_practice_data_backups_and_restore_tests(tmp_path):
+    seeded = seed(tmp_path)
+    add_data_backups(seeded)
+    data = report(seeded)
+    repos = {r["repository"]: r for r in data["backups"]["data"]}
+    nas, offsite = repos["nas"], repos["offsite"]
+    assert (nas["nights"], nas["failed_nights"], nas["pruned_nights"]) == (30, 0, 30)
+    assert nas["hosts"] == [{"host": "huber-ws01", "server": True, "snapshot_at": "2026-11-30T21:30:00+01:00",
+                             "age_working_days": 0, "size_bytes": 1030, "files": 50}]
+    assert nas["status"] == "ok" and nas["restore_test"] is None and nas["last_ok"] is True
+    assert (offsite["nights"], offsite["failed_nights"], offsite["last_error_kind"]) == (30, 2, "wrong_password")
+    assert offsite["status"] == "critical"
+    assert offsite["restore_test"] == {"at": "2026-11-16T09:00:00+00:00", "quarter": "2026-Q4", "ok": False,
+                                       "host": "ws01", "snapshot_at": "2026-11-15T20:30:00+00:00", "files": 20,
+                                       "files_ok": 19, "dump_header_ok": True, "duration_s": 60.0, "by": "tech"}
+    assert data["backups"]["status"] == "critical"
+    actions = {(a["kind"], a["host"]) for a in data["summary"]["actions"]}
+    assert {("data_backup_critical", "offsite"), ("restore_test_failed", "offsite")} <= actions
+    assert not any(host == "nas" for _kind, host in actions)
+    kbv = {k["requirement_key"]: k for k in data["kbv"]}
+    backups = next(e["values"] for e in kbv["backups"]["evidence"] if e["key"] == "backups")
+    assert (backups["repositories"], backups["repositories_ok"], backups["restore_tests_ok"]) == (2, 1, 0)
+    counts = {a["area"]: a["counts"] for a in data["summary"]["areas"]}["backups"]
+    assert sum(counts.values()) == len(data["backups"]["config"]) + 2
+
+
+def test_a_practice_without_data_backups_has_none(tmp_path):
+    seeded = seed(tmp_path)
+    data = report(seeded)
+    assert data["backups"]["data"] == []

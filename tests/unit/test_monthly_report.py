@@ -81,3 +81,26 @@ def test_every_check_has_its_own_words_in_the_report_and_the_alert_mail(language
     for check in praxis_findings.CHECKS:
         assert render._check_name(check, catalog) != catalog["check"]["unknown"], check
         assert check in mail["checks"], check
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_practice_data_backups_and_the_restore_test_are_in_the_pdf(tmp_path, language):
+    from tests.unit.test_monthly import add_data_backups
+    seeded = monthly_seed.seed(tmp_path)
+    add_data_backups(seeded)
+    site = dict(seeded["site"], language=language)
+    data = praxis_monthly.month_report(seeded["ledger"], output_dir=seeded["output_dir"], site=site,
+                                       month=seeded["month"], now=seeded["now"], provider=seeded["provider"],
+                                       policy=None, hosts=seeded["hosts"])
+    text = " ".join(pdf_text(data, tmp_path).split())
+    catalog = render.texts(language)
+    for kind in ("data_backup_critical", "restore_test_failed"):
+        assert catalog["action"][kind].format(host="offsite") in text, kind
+    if language == "de":
+        assert "Wiederherstellungstest offsite am 16. Nov. 2026" in text
+        assert "19 von 20 Dateien stimmen mit der Sicherung überein, Datenbanksicherung lesbar; nicht bestanden" in text
+        assert "Für nas wurde noch kein Wiederherstellungstest durchgeführt" in text
+        assert "21:30 Uhr (0)" in text and "30 (2)" in text and "30 (0)" in text
+    else:
+        assert "19 of 20 files match the backup, database dump readable; failed" in text
+        assert "No restore test has been run for nas yet" in text

@@ -94,7 +94,7 @@ def test_german_pdf_has_the_figures_and_headings(german_pdf, tmp_path):
                      "Durchgeführte Arbeiten", "Nachweise zur IT-Sicherheitsrichtlinie der KBV",
                      "95 % der Geräte innerhalb von 7 Tagen 93,8 %", "nicht eingehalten", "100,0 %", "96,7 %",
                      "KB5070881", "0x800f0922", "huber-ws03", "Speicherplatz", "Virensignaturen",
-                     "Seite 1 von", "Die Sicherung der Praxisdaten ist noch nicht Teil des Service",
+                     "Seite 1 von", "keine Sicherung der Praxisdaten über diesen Service",
                      "vollständig verschlüsselt", "XTS-AES 256 Bit", "Monatliche Wartung",
                      "Installation von Updates", "automatisch", "m.keller",
                      "huber-ws02 muss neu gestartet werden", "Anlage 1 Nr. 3", "16 GB", "Offene Störungen am "
@@ -114,7 +114,7 @@ def test_english_pdf(tmp_path):
     text = flat(pdf_text(pdf, tmp_path))
     for expected in ("Monthly report November 2026", "At a glance", "Period: 1 November 2026 to 30 November 2026",
                      "95 % of devices within 7 days 93.8 %", "missed", "Page 1 of", "no data",
-                     "Backing up the practice data is not part of the service yet", "Disk space used"):
+                     "No practice-data backup through this service", "Disk space used"):
         assert expected in text, expected
     assert "Monatsbericht" not in text and "Seite" not in text
 
