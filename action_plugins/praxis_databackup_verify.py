@@ -41,6 +41,17 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 SOURCE_CHECKS = ("backup.stale", "backup.shrunk")
 
 
+def _judges(site: dict[str, Any]) -> Any:
+    """A judge of findings for one practice: one ``Judge`` per host and role, made when first needed."""
+    judges: dict[tuple[str, str], Judge] = {}
+
+    def judge(host, role, check, subject, severity, message, value, threshold):
+        if (host, role) not in judges:
+            judges[(host, role)] = Judge(site, host, role)
+        return judges[(host, role)](check, subject, severity, message, value, threshold)
+    return judge
+
+
 class ActionModule(PraxisAction):
     OPERATION = "praxis_databackup_verify"
     SPEC = ARGUMENT_SPEC
@@ -61,13 +72,7 @@ class ActionModule(PraxisAction):
         for site_id, site in practices.items():
             pol = db.policy(args.get("policy"), site)
             sources = db.sources(site)
-            judges: dict[tuple[str, str], Judge] = {}
-
-            def judge(host, role, check, subject, severity, message, value, threshold, _site=site, _j=judges):
-                key = (host, role)
-                if key not in _j:
-                    _j[key] = Judge(_site, host, role)
-                return _j[key](check, subject, severity, message, value, threshold)
+            judge = _judges(site)
 
             site_findings: list[dict[str, Any]] = []
             all_readable = True

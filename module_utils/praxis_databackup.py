@@ -255,7 +255,7 @@ def record_check(ledger: str, row: Mapping[str, Any]) -> None:
         values.append(value)
     with praxis_ledger.writing(ledger) as conn:
         conn.execute(f"INSERT INTO databackup_checks ({', '.join(CHECK_COLUMNS)}) "  # noqa: S608
-                     f"VALUES ({', '.join('?' for _ in CHECK_COLUMNS)})", values)
+                     f"VALUES ({', '.join('?' * len(CHECK_COLUMNS))})", values)
 
 
 def _decode(row: praxis_ledger.Row, columns: Iterable[str]) -> dict[str, Any]:
@@ -303,7 +303,7 @@ def record_restore_test(ledger: str, row: Mapping[str, Any]) -> None:
         values.append(value)
     with praxis_ledger.writing(ledger) as conn:
         conn.execute(f"INSERT INTO restore_tests ({', '.join(RESTORE_COLUMNS)}) "  # noqa: S608
-                     f"VALUES ({', '.join('?' for _ in RESTORE_COLUMNS)})", values)
+                     f"VALUES ({', '.join('?' * len(RESTORE_COLUMNS))})", values)
 
 
 def restore_tests(ledger: str, *, quarter: str | None = None, site: str | None = None) -> list[dict[str, Any]]:

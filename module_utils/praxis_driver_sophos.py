@@ -727,4 +727,3 @@ def desired_schedule(target: Target, option: Any, prefix: str) -> dict[str, str]
             raise _fail(target, f"{where}.date must be 1-28 (every month has it), got {date}")
         values["Date"] = str(date)
     return values
-

@@ -887,8 +887,8 @@ def backup_rules(site: dict) -> list[str]:
         if role is None:
             choices = ", ".join(sorted(d["name"] for r in ("servers", "workplaces")
                                        for d in (site.get("devices") or {}).get(r) or [])) or "none defined"
-            other = [r for r in ROLE_GROUPS if any(d["name"] == source["host"]
-                                                     for d in (site.get("devices") or {}).get(r) or [])]
+            other = [r for r in ROLE_GROUPS
+                     if any(d["name"] == source["host"] for d in (site.get("devices") or {}).get(r) or [])]
             what = f"is one of the {other[0]}, not a server or workplace" if other else "is not a device of this site"
             problems.append(f"{where}.host: '{source['host']}' {what} (servers and workplaces: {choices})")
             continue
