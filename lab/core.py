@@ -45,8 +45,12 @@ class Faults:
     """Fault injection switches of one device. All off by default."""
 
     latency: float = 0.0            # seconds added before every answer
-    error_rate: float = 0.0         # share of HTTP requests answered with 500
-    drop_rate: float = 0.0          # share of SSH sessions dropped after auth
+    # share of requests answered with a temporary internal error: HTTP 500 on
+    # HTTPS devices, an error line instead of the command's answer on SSH devices
+    error_rate: float = 0.0
+    # share of connections dropped without an answer: HTTPS requests torn down
+    # after they were read (lab.https.drop), SSH sessions closed after the login
+    drop_rate: float = 0.0
     truncate_backup: bool = False   # configuration download cut in half
     corrupt_backup: bool = False    # configuration download garbled
     refuse_auth: bool = False       # every login refused (401 / SSH auth fail)

@@ -223,11 +223,9 @@ class FortiGateFirewall(Device):
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body = await request.read() if request.body_exists else b""
         await self.faults.delay()
-        if self.faults.roll_drop():
-            # the connection is closed without an answer
-            if request.transport is not None:
-                request.transport.abort()
-            raise ConnectionResetError("lab: dropped")
+        dropped = https.maybe_drop(request, self.faults)    # the connection is closed without an answer
+        if dropped is not None:
+            return dropped
         try:
             response = self._dispatch(request, body)
         except Exception:  # noqa: BLE001 - a daemon failure answers 500

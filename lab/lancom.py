@@ -34,6 +34,14 @@ Sources the behaviour follows (cited again at each command handler):
 Where a vendor text could not be verified word for word (refusal wording of
 LoadFirmware, ``ls`` layout, the exact column set of LCOS tables) the emulator
 keeps the documented syntax and a plain wording; those places say so.
+
+Lab faults (``lab.core.Faults``): ``latency`` before every command,
+``error_rate`` a share of commands answers a temporary internal error line
+instead (LCOS ``Error: ...``, LCOS SX ``% Error: ...``; ``temporary_error()``)
+and leaves the device unchanged, ``drop_rate`` closes a share of SSH sessions
+right after the login, ``refuse_auth`` fails every login, ``truncate_backup`` /
+``corrupt_backup`` spoil the configuration export, ``firmware_fail`` makes the
+firmware upload fail, ``reboot_never_returns`` keeps a restarted device down.
 """
 
 from __future__ import annotations
@@ -322,6 +330,25 @@ class CLISession(asyncssh.SSHServerSession):
         answer = await self.read_line()
         return (answer or "").strip()
 
+    # lab fault error_rate: a temporary internal error of the device
+    def fails_now(self, line: str) -> bool:
+        """Whether ``line`` answers with ``temporary_error()`` this time
+        (``faults.error_rate``). Session handling (leaving, modes, paging)
+        is never hit: only commands that read or change the device."""
+        return not self.session_command(line) and self.device.faults.roll_error()
+
+    def session_command(self, line: str) -> bool:
+        return False
+
+    def temporary_error(self) -> str:
+        return "Error: temporarily unavailable, try again later"
+
+    async def _command(self, line: str) -> bool | None:
+        if self.fails_now(line):
+            self.out(self.temporary_error() + "\n")
+            return None
+        return await self.handle(line)
+
     # main loop
     async def _main(self) -> None:
         status = 0
@@ -329,7 +356,11 @@ class CLISession(asyncssh.SSHServerSession):
             if self.command is not None:
                 self.device.requests += 1
                 await self.device.faults.delay()
-                status = await self.run_exec(self.command.strip())
+                if self.fails_now(self.command.strip()):
+                    self.out(self.temporary_error() + "\n")
+                    status = 1
+                else:
+                    status = await self.run_exec(self.command.strip())
             else:
                 self.out(self.banner())
                 self.write(self.prompt())
@@ -340,7 +371,7 @@ class CLISession(asyncssh.SSHServerSession):
                     if line.strip():
                         self.device.requests += 1
                         await self.device.faults.delay()
-                        if await self.handle(line) is False:
+                        if await self._command(line) is False:
                             break
                     self.write(self.prompt())
         except asyncio.CancelledError:
@@ -623,9 +654,23 @@ class LCOSSession(CLISession):
     def prompt(self) -> str:
         return f"\r\n{self.username}@{self.device.device_name}:{self.cwd.path}\r\n> "
 
+    def session_command(self, line: str) -> bool:
+        return (line.split() or [""])[0].lower() in ("exit", "quit", "bye", "logout")
+
+    def temporary_error(self) -> str:
+        # faults.error_rate. LCOS answers a command it cannot carry out with one
+        # line "Error: <reason>" before the prompt comes back (the form of every
+        # refusal in this emulator, after the LCOS reference manual's console
+        # chapter). The wording of a temporary internal error (a busy or
+        # out-of-resources device) is not published; a plain one is kept.
+        return "Error: Resource temporarily unavailable, please try again later"
+
     async def run_exec(self, command: str) -> int:
-        for part in command.split(";"):
-            if part.strip() and await self.handle(part.strip()) is False:
+        for index, part in enumerate(command.split(";")):
+            if not part.strip():
+                continue
+            # the first part was already rolled for faults.error_rate by _main
+            if await (self._command(part.strip()) if index else self.handle(part.strip())) is False:
                 break
         return 0
 
@@ -1166,6 +1211,20 @@ class SX5Session(CLISession):
             pos = len(line.rstrip()) + 1
         col = len(self.prompt().split("\n")[-1]) + pos if self.pty else pos
         self.out(" " * col + "^\n" + _INVALID + "\n\n")
+
+    def session_command(self, line: str) -> bool:
+        # entering and leaving modes and paging (netmiko lancom_lcossx5.py
+        # session_preparation / cleanup / config_mode): never hit by error_rate
+        args = line.split()
+        return bool(args) and _match(args[0], ("enable", "disable", "exit", "logout", "quit", "terminal",
+                                                "configure", "end")) is not None
+
+    def temporary_error(self) -> str:
+        # faults.error_rate. FASTPATH-family switches (LCOS SX 5) report a command
+        # the switch could not carry out with a "% Error ..." line (as the "% Invalid
+        # input" parse errors above); the wording of a temporary internal error is
+        # not published for LCOS SX 5 and is a plain one here.
+        return "% Error: The system is busy, the command was not executed. Try again later."
 
     async def run_exec(self, command: str) -> int:
         self.mode = "priv"

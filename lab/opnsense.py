@@ -54,6 +54,11 @@ Deliberate lab choices, kept close to the real behaviour:
   which comes back with the offered version. After the reboot the progress log
   ends in ``***DONE***`` (status ``done``) and no check result is stored
   (status ``none``), as after a real reboot that cleared ``/tmp``.
+* ``faults.error_rate``: that share of API calls answers 500 with
+  ``{"errorMessage": "Unexpected error, check log for details"}`` (what
+  ``www/api.php`` sends for an uncaught exception); ``faults.drop_rate``: that
+  share of requests has its connection torn down without an answer
+  (``lab.https.drop``).
 * ``faults.firmware_fail``: the update log ends in a package download error,
   ``upgradestatus`` reports ``error`` and the version stays.
 * ``faults.truncate_backup``: the download is cut in half (with a matching
@@ -647,12 +652,16 @@ class OPNsenseFirewall(Device):
             log.exception("%s: %s %s failed", self.name, request.method, request.path)
             response = json_response({"errorMessage": "Unexpected error, check log for details"}, 500, ERROR_CT)
         response.headers["Server"] = "OPNsense"
-        self.requests += 1
+        if not https.dropped(request):
+            self.requests += 1
         return response
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         body = await request.read() if request.body_exists else b""
         await self.faults.delay()
+        dropped = https.maybe_drop(request, self.faults)    # faults.drop_rate: no answer at all
+        if dropped is not None:
+            return dropped
         path = request.path
         if not path.startswith("/api/"):
             return self._ui(path)

@@ -259,10 +259,9 @@ class SophosFirewall(Device):
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         body = await request.read() if request.body_exists else b""
         await self.faults.delay()
-        if self.faults.roll_drop():
-            if request.transport is not None:
-                request.transport.close()        # no answer at all
-            return web.Response(status=200)
+        dropped = https.maybe_drop(request, self.faults)    # no answer at all
+        if dropped is not None:
+            return dropped
         if request.path != "/webconsole/APIController":
             return web.Response(status=404, text="<html><body>Not Found</body></html>", content_type="text/html")
         if self.faults.roll_error():

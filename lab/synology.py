@@ -40,6 +40,11 @@ Sources (facts only, no code taken over):
 
 Where a shape is not documented anywhere public the comment says so and the
 emulator picks the plainest plausible answer.
+
+Lab faults (``lab.core.Faults``): ``latency`` before every answer,
+``error_rate`` answers nginx's 500 page, ``drop_rate`` tears the connection
+down without an answer (``lab.https.drop``), ``refuse_auth`` fails every
+login, ``firmware_fail`` ends the DSM update with an error.
 """
 
 from __future__ import annotations
@@ -457,6 +462,9 @@ class SynologyNAS(Device):
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         await self.faults.delay()
+        dropped = https.maybe_drop(request, self.faults)    # faults.drop_rate: no answer at all
+        if dropped is not None:
+            return dropped
         self.requests += 1
         if self.faults.roll_error():
             return self._html(500, "Internal Server Error")

@@ -120,7 +120,8 @@ class Timeout(DriverError):
 
 
 class ServerError(DriverError):
-    """The device answered with a temporary server error (HTTP 5xx)."""
+    """The device answered with a temporary server error (HTTP 5xx, or an SSH
+    CLI's error line saying the device is busy for the moment)."""
     kind = "device"
     transient = True
 

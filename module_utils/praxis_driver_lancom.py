@@ -51,6 +51,7 @@ from ansible.module_utils.praxis_driver import (
     Driver,
     DriverError,
     ProtocolError,
+    ServerError,
     connection_error,
     error_chain,
     Target,
@@ -422,6 +423,8 @@ def map_ssh_error(target: Target, exc: BaseException, what: str) -> DriverError 
     names = {type(e).__name__ for e in error_chain(exc)}
     if names & {"ConfigInvalidException"}:
         first = (target.scrub(str(exc)).strip().splitlines() or [type(exc).__name__])[0]
+        if _TEMPORARY_RE.search(first):
+            return ServerError(target, f"{what}: the device reported a temporary error: {first}")
         return ProtocolError(target, f"{what}: the device refused a command: {first}")
     ssh_error = paramiko.SSHException if paramiko is not None else OSError
     if isinstance(exc, (OSError, EOFError, ssh_error)) or names & {"ReadException", "ReadTimeout",
@@ -509,8 +512,31 @@ class LCOSShell:
         self.client.close()
 
 
+# Error lines of both CLIs: LCOS answers a command it cannot carry out with
+# "Error: <reason>", LCOS SX 5 (FASTPATH family) with "% Invalid input ..." for a
+# command it does not understand and "% Error ..." for one it could not carry
+# out (lab/lancom.py cites both).
+_ERROR_LINE_RE = re.compile(r"\s*(Error\b|%\s*(?:Invalid|Error\b))")
+# A refusal that says the device is busy or short of a resource for the moment
+# (a temporary internal error, the lab fault error_rate): the same command may
+# work a moment later, so it is retried (ServerError) instead of failing at once.
+_TEMPORARY_RE = re.compile(r"(?i)\b(?:temporar(?:y|ily)|try again|busy)\b")
+# send_config_set: stop at the first error line and report it whole
+_SX_CONFIG_ERROR = r"^\s*%\s*(?:Invalid input|Error\b).*$"
+
+
 def _error_lines(output: str) -> list[str]:
-    return [line.strip() for line in output.splitlines() if re.match(r"\s*(Error\b|%\s*Invalid)", line)]
+    return [line.strip() for line in output.splitlines() if _ERROR_LINE_RE.match(line)]
+
+
+def refusal(target: Target, what: str, line: str) -> DriverError:
+    """The error for a device's error line answering ``what``: ServerError
+    (transient, ``retry()`` repeats it) when the device reports a temporary
+    error, else ProtocolError. The line is scrubbed of the target's secrets."""
+    line = target.scrub(line)
+    if _TEMPORARY_RE.search(line):
+        return ServerError(target, f"{what} failed with a temporary error of the device: {line}")
+    return ProtocolError(target, f"{what} refused: {line}")
 
 
 class _LancomDriver(Driver):
@@ -881,7 +907,7 @@ class LCOSDriver(_LancomDriver):
         output = shell.run(command, idle)
         errors = _error_lines(output)
         if errors:
-            raise ProtocolError(self.target, f"{display or command!r} refused: {self.target.scrub(errors[0])}")
+            raise refusal(self.target, repr(display or command), errors[0])
         return output
 
     def _read_script(self, shell: LCOSShell, path: str) -> dict[str, Any]:
@@ -926,7 +952,7 @@ class LCOSDriver(_LancomDriver):
             output = shell.run(command, idle, eof_ok=True)
             errors = _error_lines(output)
             if errors:
-                raise ProtocolError(self.target, f"LoadFirmware refused: {self.target.scrub(errors[0])}")
+                raise refusal(self.target, "LoadFirmware", errors[0])
             shell.wait_closed(float(self.target.options.get("restart_timeout", RESTART_TIMEOUT)))
 
         try:
@@ -952,11 +978,11 @@ class LCOSDriver(_LancomDriver):
                 for command, display in plan.commands:
                     try:
                         self._command(shell, command, display)
-                    except ProtocolError as exc:
+                    except (ProtocolError, ServerError) as exc:
                         message = str(exc)
                         for secret in secrets:
                             message = message.replace(secret, SECRET_MASK)
-                        raise ProtocolError(None, message) from None
+                        raise type(exc)(None, message) from None
             return {"changed": bool(plan.commands), "before": plan.before, "after": plan.after,
                     "commands": [display for _command, display in plan.commands]}
 
@@ -1177,7 +1203,7 @@ class LCOSSXDriver(_LancomDriver):
         output = conn.send_command(command, read_timeout=timeout or self.target.timeout)
         errors = _error_lines(output)
         if errors:
-            raise ProtocolError(self.target, f"{command!r} refused: {errors[0]}")
+            raise refusal(self.target, repr(command), errors[0])
         return output
 
     # -- facts ------------------------------------------------------------------------------------
@@ -1219,7 +1245,7 @@ class LCOSSXDriver(_LancomDriver):
                                     read_timeout=self.target.timeout)
             if "(y/n)" not in out:
                 line = (_error_lines(out) or out.strip().splitlines() or ["no answer"])[0]
-                raise ProtocolError(self.target, f"copy refused: {line}")
+                raise refusal(self.target, "copy", line)
             # auto_find_prompt=False: finding the prompt sends a newline, which would answer the dialog "no".
             out = conn.send_command("y", auto_find_prompt=False, read_timeout=idle)
             failed = [line.strip() for line in out.splitlines() if "fail" in line.lower()]
@@ -1279,10 +1305,11 @@ class LCOSSXDriver(_LancomDriver):
             plan = _Plan()
             lines = plan_sx(plan, wanted, cfg)
             if lines and not check_mode:
-                conn.send_config_set(lines, error_pattern=r"% Invalid input", read_timeout=self.target.timeout)
+                conn.send_config_set(lines, error_pattern=_SX_CONFIG_ERROR, read_timeout=self.target.timeout)
                 saved = conn.save_config()
                 if re.search(r"not saved|error|invalid", saved, re.I):
-                    raise ProtocolError(self.target, f"write memory failed: {saved.strip().splitlines()[-1]}")
+                    line = (_error_lines(saved) or saved.strip().splitlines() or ["no answer"])[-1]
+                    raise refusal(self.target, "write memory", line)
             return {"changed": bool(lines), "before": plan.before, "after": plan.after, "commands": lines}
 
         return self._do("settings", work)

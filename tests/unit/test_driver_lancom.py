@@ -20,6 +20,7 @@ from ansible.module_utils.praxis_driver import (
     DriverError,
     HostKeyMismatch,
     ProtocolError,
+    ServerError,
     Target,
     Timeout,
     Unreachable,
@@ -710,6 +711,101 @@ def test_transient_errors_are_retried_with_a_fresh_session():
     with pytest.raises(Unreachable, match="gave up on facts after 3 attempts"):
         driver.facts()
     assert len(shells) == 3 and all(s.closed for s in shells)
+
+
+LCOS_BUSY = "Error: Resource temporarily unavailable, please try again later\n"
+SX_BUSY = "% Error: The system is busy, the command was not executed. Try again later.\n"
+
+
+@pytest.mark.parametrize("line, kind", [
+    (LCOS_BUSY, ServerError),
+    (SX_BUSY, ServerError),
+    ("Error: Path '/Setup/Nix' not found\n", ProtocolError),
+    ("        ^\n% Invalid input detected at '^' marker.\n", ProtocolError),
+    ("% Error: VLAN 4000 does not exist.\n", ProtocolError),
+])
+def test_error_lines_temporary_or_refused(line, kind):
+    target = make_target()
+    errors = lancom._error_lines(line)
+    assert len(errors) == 1
+    err = lancom.refusal(target, "'sysinfo'", errors[0])
+    assert type(err) is kind and err.transient is (kind is ServerError)
+    assert "huber-ap01" in str(err) and errors[0] in str(err)
+    assert type(lancom.refusal(make_target(), "x", f"Error: {PASSWORD} busy")) is ServerError
+    assert PASSWORD not in str(lancom.refusal(make_target(), "x", f"Error: {PASSWORD} busy"))
+
+
+def test_temporary_error_is_retried_then_fails_naming_the_device():
+    # LCOS: busy on the first sysinfo, then the answer
+    answers = iter([LCOS_BUSY, SYSINFO])
+
+    class Busy(FakeShell):
+        def run(self, command, idle=None, eof_ok=False):
+            self.sent.append(command)
+            return next(answers)
+
+    shell = Busy({})
+    assert lcos_with(shell, retries=3).facts()["hostname"] == "ap-empfang"
+    assert shell.sent == ["sysinfo", "sysinfo"]
+    # always busy: bounded by retries, then a ServerError naming the device
+    shell = FakeShell({"sysinfo": LCOS_BUSY, "readscript": LCOS_BUSY})
+    with pytest.raises(ServerError, match="gave up on facts after 3 attempts") as err:
+        lcos_with(shell, retries=3).facts()
+    assert shell.sent == ["sysinfo"] * 3 and "huber-ap01" in str(err.value)
+    with pytest.raises(ServerError, match="gave up on configuration export after 2 attempts"):
+        lcos_with(FakeShell({"readscript": LCOS_BUSY})).export_config()
+
+    # LCOS SX: every show command
+    class BusyConn(FakeConn):
+        def send_command(self, command, **kwargs):
+            self.commands.append(command)
+            return SX_BUSY
+
+    conn = BusyConn()
+    with pytest.raises(ServerError, match="gave up on facts after 2 attempts") as err:
+        sx_with(conn).facts()
+    assert conn.commands == ["show version"] * 2 and "huber-sw01" in str(err.value)
+    conn = BusyConn()
+    with pytest.raises(ServerError, match="gave up on settings after 2 attempts"):
+        sx_with(conn).apply_settings(SX_SETTINGS, check_mode=False)
+    assert conn.config_sets == []
+
+
+def test_temporary_error_while_writing_settings():
+    # LCOS: a set command answered busy is retried with a fresh read; the PSK stays hidden
+    shell = ap_shell()
+    shell.answers["set /Setup/Interfaces/WLAN/Encryption"] = f"Error: {PSK} temporarily unavailable\n"
+    with pytest.raises(ServerError, match="gave up on settings after 2 attempts") as err:
+        lcos_with(shell).apply_settings({"wlans": WLANS}, check_mode=False)
+    assert PSK not in str(err.value) and SECRET_MASK in str(err.value)
+
+    # LCOS SX: send_config_set stops at the "% Error" line (netmiko error_pattern) ...
+    from netmiko.exceptions import ConfigInvalidException
+
+    class BusyConfig(FakeConn):
+        def send_config_set(self, lines, **kwargs):
+            self.config_sets.append(list(lines))
+            import re
+            match = re.search(kwargs["error_pattern"], SX_BUSY, flags=re.M)
+            assert match, kwargs["error_pattern"]
+            raise ConfigInvalidException(f"Invalid input detected at command: {lines[0]}, "
+                                         f"matched error: {match.group(0)}")
+
+    conn = BusyConfig()
+    with pytest.raises(ServerError, match="Try again later") as err:
+        sx_with(conn).apply_settings({"vlans": [{"id": 50, "name": "Neu"}]}, check_mode=False)
+    assert len(conn.config_sets) == 2 and "huber-sw01" in str(err.value)
+
+    # ... and a busy "write memory" is a temporary error too
+    class BusySave(FakeConn):
+        def save_config(self):
+            self.saves += 1
+            return SX_BUSY
+
+    conn = BusySave()
+    with pytest.raises(ServerError, match="write memory failed with a temporary error"):
+        sx_with(conn).apply_settings({"vlans": [{"id": 50, "name": "Neu"}]}, check_mode=False)
+    assert conn.saves == 2
 
 
 class StubKey:

@@ -15,8 +15,6 @@ VENDOR = "lancom"
 ROLES = ("access_point", "switch")
 FAULTS = ALL_FAULTS
 NO_FAULTS_REASON = ""
-FAULT_GAPS = {"error_rate": "error_rate is an HTTP 500; the LCOS and LCOS SX emulators speak SSH only and do not "
-                            "turn it into a command error yet"}
 CLASSES = {"access_point": LCOSAccessPoint, "switch": LCOSSXSwitch}
 # model, newer version, date, image suffix
 FIRMWARE = {"access_point": ("LANCOM LN-1700", "10.80.0100", "20.05.2025", "upx"),

@@ -11,7 +11,6 @@ VENDOR = "opnsense"
 ROLES = ("firewall",)
 FAULTS = ALL_FAULTS
 NO_FAULTS_REASON = ""
-FAULT_GAPS = {"drop_rate": "lab/opnsense.py does not close HTTPS connections without an answer yet"}
 KEY, SECRET = OPNsenseFirewall.random_credentials()
 
 

@@ -18,6 +18,7 @@ from ansible.module_utils.praxis_driver import (
     HostKeyMismatch,
     IdentityUnknown,
     ProtocolError,
+    ServerError,
     Target,
     Timeout,
     Unreachable,
@@ -141,6 +142,36 @@ def test_dropped_sessions_are_retried_then_unreachable(lab_loop, lab_run_dir, ki
     driver._open = heal_after_first
     assert driver.facts()["hostname"] == device.name
     assert len(opened) == 2
+    driver.close()
+
+
+@pytest.mark.parametrize("kind", ["ap", "switch"])
+def test_temporary_command_errors_are_retried_then_a_clear_failure(lab_loop, lab_run_dir, kind):
+    device = start(lab_loop, lab_run_dir, kind)
+    set_faults(lab_loop, device, error_rate=1.0)
+    driver = DRIVER(target_for(device, retries=3))
+    with pytest.raises(ServerError, match="gave up on facts after 3 attempts") as err:
+        driver.facts()
+    assert "temporary error" in str(err.value) and device.address in str(err.value)
+    assert PASSWORD not in str(err.value)
+    with pytest.raises(ServerError, match="gave up on configuration export after 3 attempts"):
+        driver.export_config()
+    driver.close()
+
+    # busy on the first attempt only: the retry gets the answer
+    driver = DRIVER(target_for(device, retries=3))
+    calls = []
+    real_attempt = driver._attempt
+
+    def heal_after_first(what, work):
+        calls.append(what)
+        if len(calls) == 2:
+            set_faults(lab_loop, device, error_rate=0.0)
+        return real_attempt(what, work)
+
+    driver._attempt = heal_after_first
+    assert driver.facts()["hostname"] == device.name
+    assert len(calls) == 2
     driver.close()
 
 

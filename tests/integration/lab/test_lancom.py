@@ -343,6 +343,45 @@ def test_lcos_drop_after_auth(lab_loop, lab_run_dir):
     assert "DEVICE:" in ssh_exec(ap, "sysinfo")
 
 
+def test_lcos_error_rate_answers_a_temporary_error_line(lab_loop, lab_run_dir):
+    ap = start_ap(lab_loop, lab_run_dir, name="ap-fehler")
+    set_faults(lab_loop, ap, error_rate=1.0)
+    assert ssh_exec(ap, "sysinfo").strip() == "Error: Resource temporarily unavailable, please try again later"
+    shell = LCOSShell(ap)
+    try:
+        for line in ("sysinfo", "readscript", "set /Setup/Name geaendert"):
+            answer = shell.cmd(line)
+            assert answer == "Error: Resource temporarily unavailable, please try again later", line
+        assert lab_loop.call(lambda: ap.device_name) == "ap-fehler"      # nothing was changed
+        set_faults(lab_loop, ap, error_rate=0.0)
+        assert "DEVICE:" in shell.cmd("sysinfo")
+        set_faults(lab_loop, ap, error_rate=1.0)
+        shell.chan.send("exit\r")                  # leaving the console is never refused
+        deadline = time.monotonic() + 5
+        while not shell.chan.exit_status_ready() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert shell.chan.exit_status_ready()
+    finally:
+        shell.close()
+
+
+def test_sx5_error_rate_answers_a_temporary_error_line(lab_loop, lab_run_dir):
+    switch = start_switch(lab_loop, lab_run_dir, name="sw-fehler")
+    set_faults(lab_loop, switch, error_rate=1.0)
+    busy = "% Error: The system is busy, the command was not executed. Try again later."
+    conn = ConnectHandler(**netmiko_params(switch))     # enable, terminal length 0 still work
+    try:
+        assert conn.base_prompt == "(sw-fehler) "
+        assert conn.send_command("show version").strip() == busy
+        output = conn.send_config_set(["hostname geaendert"])
+        assert busy in output
+        assert lab_loop.call(lambda: switch.state["running"]["hostname"]) == "sw-fehler"
+        set_faults(lab_loop, switch, error_rate=0.0)
+        assert "Software Version" in conn.send_command("show version")
+    finally:
+        conn.disconnect()
+
+
 def test_lcos_truncated_and_corrupt_readscript(lab_loop, lab_run_dir):
     ap = start_ap(lab_loop, lab_run_dir)
     clean = ssh_exec(ap, "readscript")

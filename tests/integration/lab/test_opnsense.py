@@ -192,6 +192,20 @@ def test_latency_and_error_rate(firewall, lab_loop):
     assert client.get("/api/diagnostics/system/system_time").status_code == 200
 
 
+def test_drop_rate_closes_the_connection_without_an_answer(firewall, lab_loop):
+    device, client = firewall()
+    before = lab_loop.call(lambda: device.requests)
+    set_faults(lab_loop, device, drop_rate=1.0)
+    for call in (lambda: client.get("/api/diagnostics/system/system_time"),
+                 lambda: client.post("/api/core/firmware/check", json={})):
+        with pytest.raises(requests.ConnectionError):
+            call()
+    assert lab_loop.call(lambda: device.requests) == before       # nothing was answered
+    set_faults(lab_loop, device, drop_rate=0.0)
+    assert client.get("/api/diagnostics/system/system_time").status_code == 200
+    assert lab_loop.call(lambda: device.requests) == before + 1
+
+
 # -- firmware -----------------------------------------------------------------------------
 
 def test_firmware_cycle(firewall, lab_loop):

@@ -339,6 +339,21 @@ def test_latency_and_error_rate(nas, lab_loop):
     assert nas.requests - before == 3
 
 
+def test_drop_rate_closes_the_connection_without_an_answer(nas, lab_loop):
+    client = DSM(nas)
+    before = nas.requests
+    lab_loop.call(lambda: nas.faults.update({"drop_rate": 1.0}))
+    try:
+        for post in (False, True):
+            with pytest.raises(requests.ConnectionError):
+                client.raw(api="SYNO.API.Info", version=1, method="query", post=post)
+        assert nas.requests == before           # nothing was answered
+    finally:
+        lab_loop.call(nas.faults.reset)
+    assert client.call("SYNO.API.Info", "query")["success"] is True
+    assert nas.requests - before == 1
+
+
 def test_certificate_is_the_lab_certificate(nas, lab_run_dir):
     ctx = ssl.create_default_context(cafile=str(lab_run_dir / "lab-cert.pem"))
     ctx.check_hostname = False       # the lab certificate names 127.0.0.1 and localhost only
