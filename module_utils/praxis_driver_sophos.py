@@ -125,7 +125,7 @@ class SophosDriver(Driver):
     not_offered: ClassVar[dict[str, str]] = NOT_OFFERED
     options: ClassVar[dict[str, str]] = OPTIONS
     config_suffix = ".bak"
-    secret_patterns: ClassVar[list[re.Pattern[str]]] = []    # the backup is encrypted as a whole
+    # no secret_patterns: the backup is encrypted as a whole
     settings_supported = {"firewall": ("rules", "syslog")}
 
     def __init__(self, target: Target) -> None:
