@@ -249,6 +249,7 @@ async def faults_set(request: web.Request) -> web.Response:
     except ValueError as exc:
         return error(f"{device.name}: {exc}")
     device.faults.update(body)
+    device.on_faults()
     return reply({"name": device.name, "faults": device.faults.as_dict()})
 
 

@@ -139,6 +139,11 @@ class Device:
     def on_boot(self) -> None:
         """Called when a reboot completes: apply a staged firmware, etc."""
 
+    def on_faults(self) -> None:
+        """Called after faults were switched (control API, contract suite): a
+        device whose fault only shows in something it produces on its own
+        (a scheduled backup) produces it now."""
+
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         if not self.up:
