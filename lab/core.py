@@ -102,6 +102,19 @@ class Device:
     model: ClassVar[str] = ""
     default_port: ClassVar[int] = 0
     protocol: ClassVar[str] = ""    # "https" or "ssh": what the site file records
+    # a firewall's interfaces (or zones) of the practice VLAN and the guest VLAN: the site
+    # file's ``networks.vlans[].interface`` of a lab practice (``python -m lab up``)
+    lab_interfaces: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def lab_kwargs(cls, run_dir: Any, name: str) -> dict[str, Any]:
+        """Constructor arguments a lab run gives this kind of device beyond
+        the common ones (e.g. the landing folder of its scheduled backups)."""
+        return {}
+
+    def site_options(self) -> dict[str, Any]:
+        """The device ``options:`` the generated site file gives this device."""
+        return {}
 
     @classmethod
     def random_credentials(cls) -> tuple[str, str]:

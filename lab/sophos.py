@@ -113,6 +113,7 @@ class SophosFirewall(Device):
     model = "Sophos XGS 116"
     default_port = 4444
     protocol = "https"
+    lab_interfaces = ("LAN", "GUEST")
 
     def __init__(self, name: str, site_id: str, address: str, port: int | None = None,
                  username: str | None = None, password: str | None = None,
@@ -131,6 +132,23 @@ class SophosFirewall(Device):
         self._store = hashlib.shake_256(f"{site_id}/{name}".encode()).digest(48 * 1024)
         super().__init__(name=name, site_id=site_id, address=address, port=port, username=username,
                          password=password, reboot_seconds=reboot_seconds)
+
+    @classmethod
+    def lab_kwargs(cls, run_dir: Any, name: str) -> dict[str, Any]:
+        """A lab firewall sends its scheduled backups to the lab's FTP folder
+        (``<run_dir>/ftp/sophos/<name>``), set up as a technician does once in the
+        web admin (docs/drivers/sophos.md); the prefix is the driver's default."""
+        return {"ftp_root": Path(run_dir) / "ftp",
+                "backup_schedule": {"BackupMode": "FTP", "BackupPrefix": name, "FTPServer": "127.0.0.1",
+                                    "Username": "praxisops-backup", "FtpPath": f"sophos/{name}",
+                                    "BackupFrequency": "Daily", "Hour": "2", "Minute": "0"}}
+
+    def site_options(self) -> dict[str, Any]:
+        """``backup_dropbox``: the folder its scheduled backups land in, when they go by FTP."""
+        plan = self.schedule()
+        if plan.get("BackupMode") != "FTP" or not plan.get("FTPServer"):
+            return {}
+        return {"backup_dropbox": str(self.ftp_root / plan.get("FtpPath", "").strip("/"))}
 
     @classmethod
     def random_credentials(cls) -> tuple[str, str]:
