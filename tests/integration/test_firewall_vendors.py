@@ -83,8 +83,8 @@ def test_onboarding_applies_rules_and_syslog_on_every_vendor_and_converges(servi
     assert set(changed_hosts(recap)) == set(VENDORS), recap
     for host in VENDORS:
         state = json.dumps(service.lab.device(host)["state"])
-        assert "praxisops: block gaeste to praxis" in state, host
-        assert "192.0.2.10" in state, host
+        assert "praxisops: block gaeste to praxis" in state, (host, state[:3000], result.stdout[-3000:])
+        assert "192.0.2.10" in state, (host, state[:3000])
     no_secret(service, result.stdout, result.stderr)
     again, recap = service.play("onboard_network.yml", "-l", FIREWALLS, now=NEXT_NIGHT)
     assert again.returncode == 0, again.stdout[-3000:]

@@ -65,6 +65,9 @@ def test_schema_matches_the_registry():
 def test_docs_table_matches_the_registry():
     text = (ROOT / "docs" / "drivers.md").read_text()
     assert site_schema.vendor_table() in text, "docs/drivers.md: paste the table vendor_table() prints"
+    readme = (ROOT / "README.md").read_text()
+    assert site_schema.readme_vendor_table() in readme, \
+        "README.md: paste the table readme_vendor_table() prints"
 
 
 def _site(**networks):
