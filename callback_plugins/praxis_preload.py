@@ -38,8 +38,8 @@ from ansible.plugins.callback import CallbackBase
 from ansible.plugins.loader import filter_loader, test_loader
 
 _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "module_utils")
-PRELOAD = ("praxis_netops", "praxis_driver_opnsense", "praxis_driver_synology", "praxis_driver_lancom",
-           "praxis_driver_linux", "praxis_action")
+# praxis_netops and praxis_action; the driver modules are read from praxis_driver.DRIVER_MODULES
+PRELOAD = ("praxis_netops", "praxis_action")
 
 
 class CallbackModule(CallbackBase):
@@ -57,7 +57,12 @@ class CallbackModule(CallbackBase):
             start_run()
         except ImportError as exc:
             self._display.vvv(f"praxis_preload: no run id generated: {exc}")
-        for name in PRELOAD:
+        try:
+            from ansible.module_utils.praxis_driver import DRIVER_MODULES
+        except ImportError as exc:
+            self._display.vvv(f"praxis_preload: no driver preloaded: {exc}")
+            DRIVER_MODULES = ()  # noqa: N806
+        for name in (*PRELOAD, *DRIVER_MODULES):
             try:
                 importlib.import_module(f"ansible.module_utils.{name}")
             except ImportError as exc:

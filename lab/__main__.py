@@ -200,15 +200,18 @@ def wlan_psk_var(site: str) -> str:
     return vault_var(f"{site}_wlan_praxis")
 
 
-def lab_networks(site: str) -> dict[str, Any]:
+def lab_networks(site: str, interfaces: list[str] | None = None) -> dict[str, Any]:
     """VLANs and WLAN of a lab practice: the practice net, a guest net kept
-    away from it, and one WPA3 WLAN whose passphrase is in the site's vault."""
+    away from it, and one WPA3 WLAN whose passphrase is in the site's vault.
+    ``interfaces``: the firewall's interfaces (zones) of the two nets, as its
+    emulator names them (``lab_interfaces``); OPNsense's lan and opt1 by default."""
+    lan, guest = (list(interfaces or []) + ["lan", "opt1"][len(interfaces or []):])[:2]
     return {
         "vlans": [
             {"id": 10, "name": "praxis", "subnet": "192.168.10.0/24", "gateway": "192.168.10.1",
-             "interface": "lan"},
+             "interface": lan},
             {"id": 20, "name": "gaeste", "subnet": "192.168.20.0/24", "gateway": "192.168.20.1",
-             "purpose": "guest", "interface": "opt1"},
+             "purpose": "guest", "interface": guest},
         ],
         "wlans": [{"ssid": f"Praxis-{site}", "vlan": 10, "encryption": "wpa3", "psk": wlan_psk_var(site)}],
     }
@@ -232,6 +235,8 @@ def site_document(index: int, site: str, devices: list[dict[str, Any]], ca_path:
         if record.get("protocol") == "https":
             entry["validate_certs"] = True
             entry["ca_path"] = ca_path
+        if record.get("options"):
+            entry["options"] = dict(record["options"])
         if record["role"] in uplinks:
             entry["uplink"] = uplinks[record["role"]]
         if record["role"] == "switch":
@@ -253,7 +258,8 @@ def site_document(index: int, site: str, devices: list[dict[str, Any]], ca_path:
         {"name": "Bereitschaft Technik", "email": "technik@example.org", "role": "provider",
          "alerts": True, "priorities": ["high"]},
     ]
-    doc["networks"] = lab_networks(site)
+    firewall = next((r for r in devices if r["role"] == "firewall"), {})
+    doc["networks"] = lab_networks(site, firewall.get("interfaces"))
     doc["devices"] = {slot.group: groups[slot.group] for slot in LAYOUT if slot.group in groups}
     return doc
 

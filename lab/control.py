@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import xml.etree.ElementTree as ET
 import datetime as dt
 import json
 import os
@@ -64,6 +65,8 @@ def _json_default(value: Any) -> Any:
         return list(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
+    if isinstance(value, ET.Element):           # the XML state of the Sophos emulator
+        return ET.tostring(value, encoding="unicode")
     return str(value)
 
 
@@ -249,6 +252,7 @@ async def faults_set(request: web.Request) -> web.Response:
     except ValueError as exc:
         return error(f"{device.name}: {exc}")
     device.faults.update(body)
+    device.on_faults()
     return reply({"name": device.name, "faults": device.faults.as_dict()})
 
 

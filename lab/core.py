@@ -106,6 +106,19 @@ class Device:
     model: ClassVar[str] = ""
     default_port: ClassVar[int] = 0
     protocol: ClassVar[str] = ""    # "https" or "ssh": what the site file records
+    # a firewall's interfaces (or zones) of the practice VLAN and the guest VLAN: the site
+    # file's ``networks.vlans[].interface`` of a lab practice (``python -m lab up``)
+    lab_interfaces: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def lab_kwargs(cls, run_dir: Any, name: str) -> dict[str, Any]:
+        """Constructor arguments a lab run gives this kind of device beyond
+        the common ones (e.g. the landing folder of its scheduled backups)."""
+        return {}
+
+    def site_options(self) -> dict[str, Any]:
+        """The device ``options:`` the generated site file gives this device."""
+        return {}
 
     @classmethod
     def random_credentials(cls) -> tuple[str, str]:
@@ -142,6 +155,11 @@ class Device:
 
     def on_boot(self) -> None:
         """Called when a reboot completes: apply a staged firmware, etc."""
+
+    def on_faults(self) -> None:
+        """Called after faults were switched (control API, contract suite): a
+        device whose fault only shows in something it produces on its own
+        (a scheduled backup) produces it now."""
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:

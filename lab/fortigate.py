@@ -140,6 +140,8 @@ class FortiGateFirewall(Device):
     model = "FortiGate-60F"
     default_port = 443
     protocol = "https"
+    # the 60F's internal switch and its DMZ port (the guest network of a lab practice)
+    lab_interfaces = ("internal", "dmz")
 
     MODEL_CODE = "FGT60F"
 
@@ -187,7 +189,9 @@ class FortiGateFirewall(Device):
             "tables": {
                 "system/interface": {"wan1": {"name": "wan1", **DEFAULTS["system/interface"], "ip": "0.0.0.0 0.0.0.0"},
                                      "internal": {"name": "internal", **DEFAULTS["system/interface"],
-                                                  "ip": "192.168.1.99 255.255.255.0", "type": "hard-switch"}},
+                                                  "ip": "192.168.1.99 255.255.255.0", "type": "hard-switch"},
+                                     "dmz": {"name": "dmz", **DEFAULTS["system/interface"],
+                                             "ip": "10.10.10.1 255.255.255.0"}},
                 "firewall/address": {},
                 "firewall.service/custom": {},
                 "firewall/policy": {},

@@ -469,6 +469,7 @@ class OPNsenseFirewall(Device):
     model = "OPNsense DEC740"
     default_port = 8443
     protocol = "https"
+    lab_interfaces = ("lan", "opt1")
 
     @classmethod
     def random_credentials(cls) -> tuple[str, str]:

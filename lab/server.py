@@ -235,11 +235,13 @@ class Lab:
             site = site_id(index)
             cls = self.overrides.get(slot.role) or self.classes[(slot.role, slot_vendor(slot, index, self.firewall))]
             username, password = cls.random_credentials()
+            name = f"{site}-{slot.short}"
             device = _construct(
                 cls, self.run_dir,
-                name=f"{site}-{slot.short}", site_id=site,
+                name=name, site_id=site,
                 address=core.device_address(slot.role, index),
-                username=username, password=password, reboot_seconds=self.reboot_seconds)
+                username=username, password=password, reboot_seconds=self.reboot_seconds,
+                **(cls.lab_kwargs(self.run_dir, name) if hasattr(cls, "lab_kwargs") else {}))
             self.devices[device.name] = device
         # STARTTLS and AUTH as at a real provider's submission server (docs/alerts.md)
         self.mail = self.mail_class(self.mail_address, self.mail_port, maildir=self.run_dir / "mail",
@@ -295,9 +297,17 @@ class Lab:
 
     # -- files -----------------------------------------------------------------------
     def device_records(self) -> list[dict[str, Any]]:
-        return [{"name": d.name, "site": d.site_id, "vendor": d.vendor, "role": d.role,
-                 "model": d.model, "address": d.address, "port": d.port, "protocol": d.protocol}
-                for d in self.devices.values()]
+        records = []
+        for d in self.devices.values():
+            record = {"name": d.name, "site": d.site_id, "vendor": d.vendor, "role": d.role,
+                      "model": d.model, "address": d.address, "port": d.port, "protocol": d.protocol}
+            if getattr(d, "lab_interfaces", ()):
+                record["interfaces"] = list(d.lab_interfaces)
+            options = d.site_options() if hasattr(d, "site_options") else {}
+            if options:
+                record["options"] = options
+            records.append(record)
+        return records
 
     def write_state(self, status: str, error: str | None = None) -> None:
         state: dict[str, Any] = {

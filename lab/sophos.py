@@ -46,7 +46,8 @@ Speaks the XML API of the SFOS web admin over HTTPS on port 4444:
 Faults (lab.core.Faults): ``latency`` before every answer; ``error_rate`` HTTP 500;
 ``drop_rate`` the connection is closed without an answer; ``refuse_auth`` every login
 answers Authentication Failure; ``truncate_backup`` / ``corrupt_backup`` the next backup
-files are cut in half / have a run of zero bytes in the middle; ``firmware_fail`` a
+files are cut in half / have a run of zero bytes in the middle (switching either on runs the
+schedule at once, ``on_faults``); ``firmware_fail`` a
 firmware installed with ``install_firmware()`` (the web admin or Sophos Central; the XML
 API installs none) does not boot and the old version stays; ``reboot_never_returns`` the
 device stays down after a reboot.
@@ -112,23 +113,42 @@ class SophosFirewall(Device):
     model = "Sophos XGS 116"
     default_port = 4444
     protocol = "https"
+    lab_interfaces = ("LAN", "GUEST")
 
     def __init__(self, name: str, site_id: str, address: str, port: int | None = None,
                  username: str | None = None, password: str | None = None,
                  reboot_seconds: float = 3.0, run_dir: Path | None = None, *,
                  hostname: str | None = None, firmware_version: str = DEFAULT_VERSION,
                  ftp_root: Path | None = None, api_enabled: bool = True,
-                 allowed_ips: list[str] | None = None) -> None:
+                 allowed_ips: list[str] | None = None, backup_schedule: dict[str, str] | None = None) -> None:
         self.run_dir = Path(run_dir) if run_dir is not None else DEFAULT_RUN_DIR
         self.ftp_root = Path(ftp_root) if ftp_root is not None else self.run_dir / "ftp"
         self._init = {"name": name, "site_id": site_id, "hostname": hostname, "firmware_version": firmware_version,
-                      "api_enabled": api_enabled, "allowed_ips": allowed_ips}
+                      "api_enabled": api_enabled, "allowed_ips": allowed_ips,
+                      "backup_schedule": dict(backup_schedule or {})}
         self.staged_version: str | None = None
         self.backups_written: list[Path] = []
         # the rest of a backup (certificate store, reports settings): incompressible, some 48 KiB
         self._store = hashlib.shake_256(f"{site_id}/{name}".encode()).digest(48 * 1024)
         super().__init__(name=name, site_id=site_id, address=address, port=port, username=username,
                          password=password, reboot_seconds=reboot_seconds)
+
+    @classmethod
+    def lab_kwargs(cls, run_dir: Any, name: str) -> dict[str, Any]:
+        """A lab firewall sends its scheduled backups to the lab's FTP folder
+        (``<run_dir>/ftp/sophos/<name>``), set up as a technician does once in the
+        web admin (docs/drivers/sophos.md); the prefix is the driver's default."""
+        return {"ftp_root": Path(run_dir) / "ftp",
+                "backup_schedule": {"BackupMode": "FTP", "BackupPrefix": name, "FTPServer": "127.0.0.1",
+                                    "Username": "praxisops-backup", "FtpPath": f"sophos/{name}",
+                                    "BackupFrequency": "Daily", "Hour": "2", "Minute": "0"}}
+
+    def site_options(self) -> dict[str, Any]:
+        """``backup_dropbox``: the folder its scheduled backups land in, when they go by FTP."""
+        plan = self.schedule()
+        if plan.get("BackupMode") != "FTP" or not plan.get("FTPServer"):
+            return {}
+        return {"backup_dropbox": str(self.ftp_root / plan.get("FtpPath", "").strip("/"))}
 
     @classmethod
     def random_credentials(cls) -> tuple[str, str]:
@@ -150,7 +170,11 @@ class SophosFirewall(Device):
         for tag, value in (("BackupMode", "Local"), ("BackupPrefix", ""), ("FTPServer", ""), ("Username", ""),
                            ("FtpPath", ""), ("EmailAddress", ""), ("BackupFrequency", "Never"), ("Day", ""),
                            ("Hour", ""), ("Minute", ""), ("Date", "")):
-            schedule.append(_el(tag, value))
+            # backup_schedule: what a technician set up once in the web admin (ScheduleBackup texts)
+            schedule.append(_el(tag, str(init["backup_schedule"].get(tag, value))))
+        unknown = set(init["backup_schedule"]) - {child.tag for child in schedule}
+        if unknown:
+            raise ValueError(f"backup_schedule: unknown ScheduleBackup fields {', '.join(sorted(unknown))}")
         zones = {}
         for zone in ZONES:
             element = _el("Zone", transactionid="")
@@ -201,6 +225,12 @@ class SophosFirewall(Device):
         self.staged_version = None          # a failed image: SFOS boots the previous firmware partition
 
     # -- scheduled backup ------------------------------------------------------------------
+    def on_faults(self) -> None:
+        """truncate_backup / corrupt_backup show in the next scheduled backup:
+        it is written now, standing in for the schedule's next run."""
+        if self.up and (self.faults.truncate_backup or self.faults.corrupt_backup):
+            self.run_scheduled_backup()
+
     def render_config(self) -> bytes:
         root = _el("Configuration", APIVersion=api_version(self.state["firmware_version"]))
         for tag in ENTITIES:

@@ -166,7 +166,8 @@ from ansible.module_utils.praxis_netops import (
 )
 # The drivers are imported by name so that they travel with the module (praxis_driver.open_driver loads them).
 from ansible.module_utils import (  # noqa: F401  # pylint: disable=unused-import
-    praxis_driver_lancom, praxis_driver_linux, praxis_driver_opnsense, praxis_driver_synology, praxis_ledger,
+    praxis_driver_fortigate, praxis_driver_lancom, praxis_driver_linux, praxis_driver_opnsense,
+    praxis_driver_sophos, praxis_driver_synology, praxis_ledger,
 )
 
 ARGUMENT_SPEC = dict(

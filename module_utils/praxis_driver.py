@@ -55,6 +55,8 @@ DRIVER_MODULES = (
     "praxis_driver_lancom",
     "praxis_driver_synology",
     "praxis_driver_linux",
+    "praxis_driver_sophos",
+    "praxis_driver_fortigate",
 )
 
 # What a driver can do; each is offered unless the driver names it in ``not_offered``.

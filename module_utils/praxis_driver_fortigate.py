@@ -148,7 +148,6 @@ class FortiGateDriver(Driver):
     roles: ClassVar[tuple[str, ...]] = ("firewall",)
     protocol: ClassVar[str] = "https"
     default_port: ClassVar[int] = 443
-    not_offered: ClassVar[dict[str, str]] = {}
     options: ClassVar[dict[str, str]] = {
         "nat_outbound": "true (default) or false: allow policies to any destination get source NAT "
                         "(nat enable), as outbound internet access through a FortiGate needs it",

@@ -93,7 +93,7 @@ OPTIONS: dict[str, str] = {
 }
 
 ACTIONS = {"pass": "Accept", "block": "Drop", "reject": "Reject"}
-RULE_KEYS = ("action", "interface", "direction", "protocol", "source_net", "destination_net",
+RULE_KEYS = ("action", "interface", "direction", "ipprotocol", "protocol", "source_net", "destination_net",
              "destination_port", "sequence", "log")
 SYSLOG_KEYS = ("host", "port", "transport", "description")
 FREQUENCIES = ("Daily", "Weekly", "Monthly")
@@ -125,7 +125,7 @@ class SophosDriver(Driver):
     not_offered: ClassVar[dict[str, str]] = NOT_OFFERED
     options: ClassVar[dict[str, str]] = OPTIONS
     config_suffix = ".bak"
-    secret_patterns: ClassVar[list[re.Pattern[str]]] = []    # the backup is encrypted as a whole
+    # no secret_patterns: the backup is encrypted as a whole
     settings_supported = {"firewall": ("rules", "syslog")}
 
     def __init__(self, target: Target) -> None:
@@ -491,6 +491,9 @@ def desired_rules(target: Target, items: Any) -> dict[str, dict[str, Any]]:
         action = str(item.get("action") or "pass").strip().lower()
         if action not in ACTIONS:
             raise _fail(target, f"{where}.action must be pass, block or reject, got {item.get('action')!r}")
+        if str(item.get("ipprotocol") or "inet").strip().lower() != "inet":
+            raise _fail(target, f"{where}.ipprotocol {item.get('ipprotocol')!r}: only IPv4 (inet) rules are "
+                                "managed on a Sophos firewall (the rules are written with IPFamily IPv4)")
         direction = str(item.get("direction") or "in").strip().lower()
         if direction != "in":
             raise _fail(target, f"{where}.direction {item.get('direction')!r}: Sophos rules are zone based and "

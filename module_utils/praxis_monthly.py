@@ -391,7 +391,10 @@ def _backups(network: Mapping[str, str], events: list[dict[str, Any]], start: dt
         item: dict[str, Any] = {"host": host, "copies": _backup_copies(good, verified), "last_good": last_good,
                                 "runs": len(in_month), "failed": sum(1 for e in in_month if e["status"] == "failed"),
                                 "skipped": bool(rows) and all(e["status"] == "skipped" for e in rows)}
-        if not rows or item["skipped"]:
+        offered_not = _not_offered(rows)
+        if offered_not:
+            item["not_offered"] = offered_not
+        if not rows or item["skipped"] or offered_not:
             item["status"] = "no_data"
         elif last_good is None or (reference - parse_timestamp(last_good, "at")).total_seconds() / 86400 > max_age_days:
             item["status"] = "critical"
@@ -466,6 +469,18 @@ def _data_backups(ledger: str | None, site: Mapping[str, Any], calendar: SiteCal
     return items
 
 
+def _not_offered(rows: list[dict[str, Any]]) -> dict[str, str] | None:
+    """``{capability, reason}`` when the newest of ``rows`` (ledger events of one
+    device and kind) is a skip because the vendor's API does not offer the
+    capability (praxis_netops records it as status skipped, ``data.not_offered``)."""
+    if not rows or rows[-1]["status"] != "skipped":
+        return None
+    found = (rows[-1].get("data") or {}).get("not_offered")
+    if not isinstance(found, Mapping) or not found.get("capability"):
+        return None
+    return {"capability": str(found["capability"]), "reason": str(found.get("reason") or "")}
+
+
 def _firmware(network: Mapping[str, str], events: list[dict[str, Any]], records: Mapping[str, Any],
               next_window: str | None, now: dt.datetime, max_days: float) -> dict[str, Any]:
     devices = []
@@ -482,7 +497,12 @@ def _firmware(network: Mapping[str, str], events: list[dict[str, Any]], records:
         updated = [e["at"] for e in rows if e["status"] == "changed"]
         item = {"host": host, "version": version, "latest": latest or version, "last_update": updated[-1] if updated
                 else None, "next_window": next_window, "available_since": first_seen}
-        if version is None and not rows:
+        offered_not = _not_offered(rows)
+        if offered_not:
+            # the vendor's API cannot update (or report) firmware: no data, with the reason, never green
+            item["not_offered"] = offered_not
+            item["status"] = "no_data"
+        elif version is None and not rows:
             item["status"] = "no_data"
         elif rows and rows[-1]["status"] in ("failed", "pending"):
             item["status"] = "warning"
@@ -663,6 +683,13 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
 
     firewalls = [h for h, r in network.items() if r == "firewall"]
     signatures = [e for e in events if e["kind"] == "signatures" and e["host"] in firewalls and e["at"] >= since]
+    # firewalls whose vendor's API offers no signature update: not counted as runs, listed with the reason
+    signatures_not_offered = []
+    for host in firewalls:
+        found = _not_offered([e for e in signatures if e["host"] == host])
+        if found:
+            signatures_not_offered.append({"host": host, **found})
+    signatures = [e for e in signatures if not (e["status"] == "skipped" and (e.get("data") or {}).get("not_offered"))]
     firewall_checks = [d for d in availability["devices"] if d["host"] in firewalls]
     vlans = (site.get("networks") or {}).get("vlans") or []
     plan = os.path.join(output_dir, "network-plans", site_id, "network-plan.md")
@@ -678,7 +705,8 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
         if network or backups["data"] else None,
         "firewall": {"status": worst(d["status"] for d in firewall_checks), "firewalls": len(firewalls),
                      "signature_updates": len(signatures),
-                     "signature_updates_ok": sum(1 for e in signatures if e["status"] in ("ok", "changed"))}
+                     "signature_updates_ok": sum(1 for e in signatures if e["status"] in ("ok", "changed")),
+                     "signatures_not_offered": signatures_not_offered}
         if firewalls else None,
         "encryption": _area_evidence(encryption, "devices") if windows else None,
         "segmentation": {"status": "ok" if len(vlans) > 1 else "warning", "vlans": len(vlans)} if network else None,

@@ -155,6 +155,15 @@ def _unsupported_skip(target: Target, exc: Unsupported, capability: str) -> dict
     return dict(_skipped(target, capability, reason), msg=target.scrub(str(exc)))
 
 
+def _recorded_skip(ledger: str | None, target: Target, kind: str, result: dict[str, Any], moment: Any,
+                   run: str) -> dict[str, Any]:
+    """Record a not-offered result in the ledger as ``kind`` with status
+    skipped and ``data.not_offered`` ({capability, reason}), so the month's
+    report tells "not automatable through this vendor's API" from "no data"."""
+    _ledger(ledger, target, kind, "skipped", result["msg"], {"not_offered": result["not_offered"]}, moment, run)
+    return result
+
+
 def failure(target: Target, exc: Exception, what: str) -> dict[str, Any]:
     """A failed result naming the device; DriverError messages already do."""
     message = str(exc) if isinstance(exc, DriverError) else f"{target.label}: {what} failed: {exc}"
@@ -364,9 +373,7 @@ def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, c
         try:
             skipped = not_offered(target, drv, "config_export")
             if skipped is not None:
-                _ledger(ledger, target, "backup", "skipped", skipped["msg"], {"not_offered": skipped["not_offered"]},
-                        moment, run)
-                return skipped
+                return _recorded_skip(ledger, target, "backup", skipped, moment, run)
             content = drv.export_config()
             result = store_backup(store, cipher, target.site, target.name, content, keep=keep,
                                   suffix=drv.config_suffix, validate=drv.validate_config,
@@ -375,10 +382,7 @@ def config_backup(target: Target, store: Store, cipher: Any, *, keep: int = 3, c
             if own:
                 drv.close()
     except Unsupported as exc:
-        result = _unsupported_skip(target, exc, "config_export")
-        _ledger(ledger, target, "backup", "skipped", result["msg"], {"not_offered": result["not_offered"]}, moment,
-                run)
-        return result
+        return _recorded_skip(ledger, target, "backup", _unsupported_skip(target, exc, "config_export"), moment, run)
     except BackupError as exc:
         message = f"{target.label}: {exc}; the stored copies were not touched"
         failed = {"failed": True, "changed": False, "msg": target.scrub(message), "error_kind": "backup"}
@@ -412,7 +416,7 @@ def signature_update(target: Target, *, check_mode: bool = False, now: Any = Non
         with opener(target) as driver:
             skipped = not_offered(target, driver, "signatures")
             if skipped is not None:
-                return skipped
+                return _recorded_skip(ledger, target, "signatures", skipped, moment, run)
             if check_mode:
                 facts = driver.facts()
                 date = facts.get("signature_date")
@@ -421,7 +425,8 @@ def signature_update(target: Target, *, check_mode: bool = False, now: Any = Non
                         "msg": f"{target.host}: would download signatures (now from {date or 'unknown'})"}
             outcome = driver.update_signatures()
     except Unsupported as exc:
-        return _unsupported_skip(target, exc, "signatures")
+        return _recorded_skip(ledger, target, "signatures", _unsupported_skip(target, exc, "signatures"), moment,
+                              run)
     except DriverError as exc:
         result = failure(target, exc, "signature update")
         finding = judge("net.signature_update", "", "warning", result["msg"])
@@ -452,7 +457,7 @@ def device_settings(target: Target, settings: Mapping[str, Any], *, check_mode: 
         with opener(target) as driver:
             skipped = not_offered(target, driver, "settings")
             if skipped is not None:
-                return skipped
+                return _recorded_skip(ledger, target, "settings", skipped, moment, run)
             supported = type(driver).settings_supported.get(target.role, ())
             wanted = {k: v for k, v in settings.items() if v is not None and k in supported}
             unsupported = sorted(k for k, v in settings.items() if v is not None and k not in supported)
@@ -531,7 +536,7 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
         with opener(target) as driver:
             skipped = not_offered(target, driver, "firmware")
             if skipped is not None:
-                return skipped
+                return _recorded_skip(ledger, target, "firmware", skipped, moment, run)
             status = driver.firmware_status()
             installed, available = status.get("installed"), status.get("available")
             base: dict[str, Any] = {"installed": installed, "available": available, "guard": guard,
@@ -587,7 +592,8 @@ def firmware_update(target: Target, site: Mapping[str, Any], *, now: Any = None,
     except DriverError as exc:
         result = failure(target, exc, "firmware update")
         if isinstance(exc, Unsupported):
-            return _unsupported_skip(target, exc, "firmware")
+            return _recorded_skip(ledger, target, "firmware", _unsupported_skip(target, exc, "firmware"), moment,
+                                  run)
         _ledger(ledger, target, "firmware", "failed", result["msg"], {"available": available} if available else {},
                 moment, run)
         return dict(result, checks=[], findings=[])

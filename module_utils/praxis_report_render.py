@@ -134,6 +134,22 @@ class Format:
         return format_decimal(value, locale=self.catalog["locale"])
 
 
+# how the drivers word a reason (praxis_driver_*.NOT_OFFERED); the report says it once, in its language
+_NOT_OFFERED_PREFIX = "not automatable through this vendor's api:"
+
+
+def _not_offered_text(item: Mapping[str, Any], catalog: Mapping[str, Any]) -> str | None:
+    """"not automatable through this vendor's API (reason)" for an item whose
+    capability the vendor's API does not offer (``not_offered``), else None."""
+    found = item.get("not_offered")
+    if not isinstance(found, Mapping):
+        return None
+    reason = str(found.get("reason") or "").strip()
+    if reason.lower().startswith(_NOT_OFFERED_PREFIX):
+        reason = reason[len(_NOT_OFFERED_PREFIX):].strip()
+    return catalog["not_offered_reason"].format(reason=reason) if reason else catalog["not_offered"]
+
+
 def _status(value: Any, field: str) -> str:
     if value not in STATUSES:
         raise ReportError(f"{field}: status {value!r} is not one of {', '.join(STATUSES)}")
@@ -263,7 +279,8 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
         brows.append({"host": entry.get("host"), "copies": fmt.number(len(copies)),
                       "latest": fmt.datetime(latest.get("at")) if latest else dash,
                       "verified": _yes_no(latest.get("verified"), catalog) if latest else dash,
-                      "status": status, "word": catalog["status"][status]})
+                      "status": status, "word": catalog["status"][status],
+                      "not_offered": _not_offered_text(entry, catalog)})
     drows, restore = [], []
     for i, repo in enumerate(backups.get("data") or []):
         where = f"backups.data[{i}]"
@@ -294,7 +311,8 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
     out["firmware"] = dict(verdict("firmware"), rows=[{
         "host": d.get("host"), "version": d.get("version") or dash, "latest": d.get("latest") or dash,
         "last_update": fmt.date(d.get("last_update"), f"firmware.devices[{i}].last_update"),
-        "next_window": fmt.datetime(d.get("next_window"), f"firmware.devices[{i}].next_window")}
+        "next_window": fmt.datetime(d.get("next_window"), f"firmware.devices[{i}].next_window"),
+        "not_offered": _not_offered_text(d, catalog)}
         for i, d in enumerate(firmware.get("devices") or [])])
 
     encryption = _section(data, "encryption")

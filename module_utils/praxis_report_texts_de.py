@@ -35,6 +35,8 @@ TEXTS = {
     "yes": "ja",
     "no": "nein",
     "none": "keine",
+    "not_offered": "nicht über die Schnittstelle des Herstellers automatisierbar",
+    "not_offered_reason": "nicht über die Schnittstelle des Herstellers automatisierbar ({reason})",
     "status": {"ok": "in Ordnung", "warning": "Achtung", "critical": "kritisch", "no_data": "keine Daten"},
     "area": {"antivirus": "Virenschutz", "updates": "Updates", "checks": "Überwachung", "backups": "Sicherungen",
              "firmware": "Firmware", "encryption": "Verschlüsselung", "inventory": "Bestand"},

@@ -32,6 +32,8 @@ TEXTS = {
     "yes": "yes",
     "no": "no",
     "none": "none",
+    "not_offered": "not automatable through this vendor's API",
+    "not_offered_reason": "not automatable through this vendor's API ({reason})",
     "status": {"ok": "fine", "warning": "attention", "critical": "critical", "no_data": "no data"},
     "area": {"antivirus": "Antivirus", "updates": "Updates", "checks": "Monitoring", "backups": "Backups",
              "firmware": "Firmware", "encryption": "Encryption", "inventory": "Inventory"},

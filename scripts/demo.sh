@@ -27,7 +27,7 @@ if "$BIN/python" -m lab status >/dev/null 2>&1; then
   exit 1
 fi
 trap '"$BIN/python" -m lab down >/dev/null 2>&1 || true' EXIT
-"$BIN/python" -m lab up --sites "$SITES" --reboot-seconds 1
+"$BIN/python" -m lab up --sites "$SITES" --reboot-seconds 1 --firewall mixed
 "${PLAY[@]}" "${LAB[@]}" playbooks/site_summary.yml
 
 echo "== Onboarding (NET-01), at a Wednesday night"

@@ -119,6 +119,24 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+def readme_vendor_table(records: dict[str, Any] | None = None) -> str:
+    """The short vendor table of README.md (what each vendor's driver does), from the registry."""
+    records = registry() if records is None else records
+    columns = (("facts", "Health"), ("settings", "Settings"), ("config_export", "Config backup"),
+               ("firmware", "Firmware"), ("signatures", "Signatures"))
+    lines = ["| Vendor | Roles | " + " | ".join(title for _c, title in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for record in records.values():
+        cells = []
+        for capability, _title in columns:
+            served = [role for role in record.roles if record.offers(role, capability)]
+            cells.append("yes" if len(served) == len(record.roles) else
+                         ", ".join(served) if served else "no")
+        lines.append(f"| {record.title} | {', '.join(r.replace('_', ' ') for r in record.roles)} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def vendor_table(records: dict[str, Any] | None = None) -> str:
     """The vendor table of docs/drivers.md, from the registry."""
     from ansible.module_utils.praxis_driver import CAPABILITIES

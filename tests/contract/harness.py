@@ -80,7 +80,10 @@ def emulator_rig(env: Env, cls: type, make_target: Callable[[Any], Callable[...,
     initial = env.lab_loop.call(lambda: copy.deepcopy(device.state))
 
     def set_faults(**faults: Any) -> None:
-        env.lab_loop.call(lambda: device.faults.update(faults))
+        def switch() -> None:
+            device.faults.update(faults)
+            device.on_faults()
+        env.lab_loop.call(switch)
 
     def reset() -> None:
         async def heal() -> None:

@@ -89,7 +89,11 @@ def test_facts(case):
     with open_driver(rig.target()) as driver:
         facts = driver.facts()
     assert set(facts) == set(FACT_KEYS)
-    assert facts["hostname"] and facts["firmware_version"]
+    assert facts["hostname"]
+    # the installed firmware is reported where the firmware capability is offered; a vendor whose
+    # API does not report it declares firmware not offered (docs/drivers.md)
+    if registry()[vendor].offers(role, "firmware"):
+        assert facts["firmware_version"], facts
     no_secret(rig, facts)
 
 

@@ -48,14 +48,14 @@ def test_bad_site_fails_whole_inventory_with_clear_message(tmp_path):
     env = tmp_path / "env"
     shutil.copytree(DEMO, env)
     site = yaml.safe_load((env / "sites" / "huber.yml").read_text())
-    site["devices"]["firewalls"][0]["vendor"] = "sophos"
+    site["devices"]["firewalls"][0]["vendor"] = "cisco"
     site["state"] = "Bayern"
     (env / "sites" / "huber.yml").write_text(yaml.safe_dump(site))
     result = ansible("ansible-inventory", "-i", str(env / "praxisops.yml"), "--list")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "sites/huber.yml: state: 'Bayern' is not one of" in output
-    assert "sites/huber.yml: devices.firewalls[0].vendor: 'sophos' is not one of" in output
+    assert "sites/huber.yml: devices.firewalls[0].vendor: 'cisco' is not one of" in output
     assert "Traceback" not in output
     # no partial inventory: the playbook refuses to run at all
     run = ansible("ansible-playbook", "-i", str(env / "praxisops.yml"), "playbooks/site_summary.yml")

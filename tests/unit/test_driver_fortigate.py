@@ -370,7 +370,7 @@ def test_a_policy_changed_by_hand_is_put_back(lab):
 
 
 @pytest.mark.parametrize("rules, message", [
-    ([dict(RULES[0], interface="lan")], r"interface 'lan' does not exist on this FortiGate \(it has: internal, "),
+    ([dict(RULES[0], interface="lan")], r"interface 'lan' does not exist on this FortiGate \(it has: dmz, internal, "),
     ([dict(RULES[0], source_net="lannet")], r"settings.rules\[0\].source_net 'lannet' is not a network"),
     ([dict(RULES[0], ipprotocol="inet6")], r"settings.rules\[0\].ipprotocol"),
     ([dict(RULES[0], destination_port="443")], "needs protocol TCP"),

@@ -65,6 +65,9 @@ def test_schema_matches_the_registry():
 def test_docs_table_matches_the_registry():
     text = (ROOT / "docs" / "drivers.md").read_text()
     assert site_schema.vendor_table() in text, "docs/drivers.md: paste the table vendor_table() prints"
+    readme = (ROOT / "README.md").read_text()
+    assert site_schema.readme_vendor_table() in readme, \
+        "README.md: paste the table readme_vendor_table() prints"
 
 
 def _site(**networks):
@@ -113,6 +116,45 @@ def test_not_offered_capability_is_skipped_with_the_reason():
     assert "the fake has none" in result["msg"]
     backup = config_backup(_target(), store=None, cipher=None, opener=_NoSignatures)
     assert backup["skipped"] is True and backup["not_offered"]["reason"] == "no export in the fake"
+
+
+class _NothingOffered(_NoSignatures):
+    not_offered = {"signatures": "the fake has none", "config_export": "no export in the fake",
+                   "firmware": "no firmware in the fake", "settings": "no settings in the fake"}
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_not_offered_results_are_recorded_in_the_ledger_as_skipped(tmp_path, check_mode):
+    """The monthly report reads them (praxis_monthly: "not automatable through this vendor's API");
+    a dry run records nothing."""
+    import sqlite3
+
+    from ansible.module_utils.praxis_netops import device_settings, firmware_update
+
+    ledger = str(tmp_path / "ledger.sqlite")
+    site = {"id": "huber", "state": "BY", "timezone": "Europe/Berlin"}
+    kwargs = {"ledger": ledger, "run": "r1", "opener": _NothingOffered, "check_mode": check_mode}
+    results = {
+        "signatures": signature_update(_target(), **kwargs),
+        "backup": config_backup(_target(), store=None, cipher=None, **kwargs),
+        "firmware": firmware_update(_target(), site, force_reason="test", **kwargs),
+        "settings": device_settings(_target(), {"users": []}, **kwargs),
+    }
+    for kind, result in results.items():
+        assert result["skipped"] is True and not result.get("failed"), (kind, result)
+    rows = []
+    if (tmp_path / "ledger.sqlite").exists():
+        with sqlite3.connect(ledger) as conn:
+            rows = conn.execute("SELECT kind, status, data FROM events ORDER BY id").fetchall()
+    if check_mode:
+        assert rows == []
+        return
+    assert {kind: (status, json.loads(data)["not_offered"]) for kind, status, data in rows} == {
+        "signatures": ("skipped", {"capability": "signatures", "reason": "the fake has none"}),
+        "backup": ("skipped", {"capability": "config_export", "reason": "no export in the fake"}),
+        "firmware": ("skipped", {"capability": "firmware", "reason": "no firmware in the fake"}),
+        "settings": ("skipped", {"capability": "settings", "reason": "no settings in the fake"}),
+    }
 
 
 def test_unsupported_carries_the_declared_reason():

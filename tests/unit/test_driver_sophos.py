@@ -28,7 +28,7 @@ RULES = [
     {"description": "PVS to TI-Konnektor", "action": "pass", "interface": "lan", "protocol": "tcp",
      "destination_net": "10.9.0.10", "destination_port": 443, "sequence": 10, "log": True},
     {"description": "Block Gast to LAN", "action": "block", "interface": ["GUEST"], "destination_net": "lan",
-     "sequence": 20},
+     "ipprotocol": "inet", "sequence": 20},
 ]
 SYSLOG = [{"host": "10.20.0.5", "port": 514, "transport": "udp", "description": "Praxis SIEM"}]
 SCHEDULE = {"ftp_server": "10.20.0.7", "ftp_path": "/sfos/weber", "ftp_username": "sfos-weber",
@@ -266,6 +266,7 @@ def test_a_refused_write_names_the_entity(firewall):
     ({"rules": [{"description": "x", "destination_port": 443}]}, "needs protocol"),
     ({"rules": [{"description": "x"}, {"description": "x"}]}, "used twice"),
     ({"rules": [{"description": "x", "colour": "red"}]}, "unknown keys colour"),
+    ({"rules": [{"description": "x", "ipprotocol": "inet6"}]}, r"rules\[0\].ipprotocol 'inet6': only IPv4"),
     ({"syslog": [{"description": "s", "host": "10.0.0.1", "transport": "tcp"}]}, r"syslog\[0\].transport 'tcp'"),
     ({"syslog": [{"description": "s", "host": "10.0.0.1", "port": 0}]}, "port must be 1-65535"),
     ({"syslog": [{"description": "s"}]}, r"syslog\[0\].host"),

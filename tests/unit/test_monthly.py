@@ -278,3 +278,87 @@ def test_a_practice_without_data_backups_has_none(tmp_path):
     seeded = seed(tmp_path)
     data = report(seeded)
     assert data["backups"]["data"] == []
+
+
+# -- capabilities the vendor's API does not offer (praxis_netops: status skipped, data.not_offered) ---------
+
+FIRMWARE_REASON = "not automatable through this vendor's API: the SFOS XML API neither reports nor installs firmware"
+SIGNATURES_REASON = "not automatable through this vendor's API: SFOS downloads its patterns by itself"
+EXPORT_REASON = "configuration export: the SFOS XML API offers no configuration download; set backup_dropbox"
+
+
+def _not_offered_rows(seeded, host, day=30):
+    from tests.monthly_seed import _insert_events
+
+    at = f"{seeded['month']}-{day:02d}T22:00:00+00:00"
+    rows = [(at, "r2", seeded["site"]["id"], host, kind, "skipped", f"{host}: {capability} is not offered",
+             json.dumps({"not_offered": {"capability": capability, "reason": reason}}))
+            for kind, capability, reason in (("firmware", "firmware", FIRMWARE_REASON),
+                                             ("signatures", "signatures", SIGNATURES_REASON),
+                                             ("backup", "config_export", EXPORT_REASON))]
+    _insert_events(seeded["ledger"], rows)
+
+
+def test_not_offered_capabilities_are_no_data_with_the_reason_never_green(tmp_path):
+    seeded = seed(tmp_path)
+    fw = seeded["site"]["id"] + "-fw01"
+    before = report(seeded)
+    assert by_host(before["firmware"]["devices"])[fw]["status"] == "ok"
+    assert "not_offered" not in by_host(before["firmware"]["devices"])[fw]
+    _not_offered_rows(seeded, fw)
+    data = report(seeded)
+    firmware = by_host(data["firmware"]["devices"])[fw]
+    assert firmware["status"] == "no_data"
+    assert firmware["not_offered"] == {"capability": "firmware", "reason": FIRMWARE_REASON}
+    backup = by_host(data["backups"]["config"])[fw]
+    assert backup["status"] == "no_data"
+    assert backup["not_offered"] == {"capability": "config_export", "reason": EXPORT_REASON}
+    evidence = data["evidence"]["firewall"] if "evidence" in data else None
+    firewall = evidence or next(v for k in data["kbv"] for e in k["evidence"] if e["key"] == "firewall"
+                                for v in [e["values"]])
+    assert firewall["signatures_not_offered"] == [{"host": fw, "capability": "signatures",
+                                                   "reason": SIGNATURES_REASON}]
+    # a skip is not a signature run: the counts are those before it
+    old = before["evidence"]["firewall"] if "evidence" in before else next(
+        e["values"] for k in before["kbv"] for e in k["evidence"] if e["key"] == "firewall")
+    assert (firewall["signature_updates"], firewall["signature_updates_ok"]) == \
+        (old["signature_updates"], old["signature_updates_ok"])
+    # the other items keep their figures
+    assert {d["host"]: d["status"] for d in data["firmware"]["devices"] if d["host"] != fw} == \
+        {d["host"]: d["status"] for d in before["firmware"]["devices"] if d["host"] != fw}
+
+
+def test_a_skip_without_not_offered_stays_plain_no_data(tmp_path):
+    seeded = seed(tmp_path)
+    nas = by_host(report(seeded)["backups"]["config"])[seeded["site"]["id"] + "-nas01"]
+    assert nas["status"] == "no_data" and "not_offered" not in nas
+
+
+@pytest.mark.parametrize("language, text, plain", [
+    ("de", "nicht über die Schnittstelle des Herstellers automatisierbar", "keine Daten"),
+    ("en", "not automatable through this vendor's API", "no data"),
+])
+def test_the_report_prints_not_automatable_with_the_reason_in_the_row(tmp_path, language, text, plain):
+    import html as html_lib
+    import re
+
+    from ansible.module_utils import praxis_report_render as render
+
+    seeded = seed(tmp_path)
+    fw = seeded["site"]["id"] + "-fw01"
+    _not_offered_rows(seeded, fw)
+    data = report(seeded, site=dict(seeded["site"], language=language))
+    page = html_lib.unescape(render.render_html(data))
+    rows = {section: [r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", re.search(
+        rf'<section id="{section}">(.*?)</section>', page, re.S).group(1), re.S) if fw in r]
+        for section in ("backups", "firmware")}
+    for section, reason in (("backups", "the SFOS XML API offers no configuration download"),
+                            ("firmware", "the SFOS XML API neither reports nor installs firmware")):
+        (row,) = rows[section]
+        assert text in row and reason in row, (section, row)
+        assert plain not in row, (section, row)
+        assert row.count(text) == 1, row       # the driver's own "not automatable ..." is not said twice
+    # the NAS (skipped, nothing declared) keeps "no data"
+    nas_row = [r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.S) if seeded["site"]["id"] + "-nas01" in r
+               and "status-no_data" in r]
+    assert nas_row and plain in nas_row[0]
