@@ -72,11 +72,13 @@ def playbook_json(inventory: str, name: str, *extra: str, secrets: tuple[str, ..
 
 
 def task_outcome(plays: list[dict], task: str | None = None) -> dict:
-    """The (first host's) result of the task named ``task``, else of the last play's first task."""
+    """The (first host's) result of the task named ``task`` (in a role: ``<role> : <task>``), else
+    of the last play's first task."""
     if task is None:
         found = plays[-1]["tasks"][0]
     else:
-        found = next(t for play in plays for t in play["tasks"] if t["task"]["name"] == task)
+        found = next(t for play in plays for t in play["tasks"]
+                     if t["task"]["name"] == task or t["task"]["name"].endswith(f" : {task}"))
     outcome = next(iter(found["hosts"].values()))
     outcome["_duration"] = found["task"].get("duration") or {}
     return outcome
