@@ -153,4 +153,6 @@ def test_backup_verify_restore_then_a_corrupt_pack_and_a_stale_server(lab_practi
     assert {r["site"] for r in db.checks(ledger)} == {SITE}
     assert any(i["check"] == "backup.stale" and i["host"] == f"{SITE}-srv01"
                for i in praxis_incidents.incidents(ledger, site=SITE))
-    print(f"verification in the nightly job: {stale_run['_duration']}")
+    durations = {step: [(r["repository"], r["duration_s"]) for r in outcome["repositories"]]
+                 for step, outcome in (("verify", verified), ("corrupt", faulty), ("nightly", stale_run))}
+    print(f"verification durations per repository (s): {durations}; nightly task: {stale_run['_duration']}")
