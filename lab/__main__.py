@@ -660,8 +660,8 @@ def cmd_backup_server(args: argparse.Namespace, run_dir: Path) -> int:
     if not re.fullmatch(r"lab\d{3,}", args.site) or not site_file.exists():
         raise LabError(f"{args.site!r} is not a practice of the running lab (no {site_file})")
     servers = _read_backup_servers(run_dir)
-    if any(entry["site"] == args.site for entry in servers):
-        raise LabError(f"{args.site} has a backup server already; `python -m lab down` removes it")
+    if servers:     # one: the controller's restic options (the offsite sshd's sftp.command) are for all
+        raise LabError(f"{servers[0]['site']} has the lab's backup server already; `python -m lab down` removes it")
     reason = netns.skip_reason()
     if reason:
         raise LabError(f"lab hosts cannot run here: {reason}")
@@ -685,13 +685,13 @@ def cmd_backup_server(args: argparse.Namespace, run_dir: Path) -> int:
                                                   width=120, default_flow_style=False))
     password = (inventory_dir / ".vault_pass").read_text().strip()
     passwords = {"nas": secrets.token_urlsafe(18), "offsite": secrets.token_urlsafe(18)}
-    group = "site_" + args.site.replace("-", "_")
     files = {
-        inventory_dir / "group_vars" / group / "backup_vault.yml":
+        # in all: the verification and the restore test run once, on whichever host comes first
+        inventory_dir / "group_vars" / "all" / f"backup_vault_{args.site}.yml":
             encrypt_vault(GENERATED + yaml.safe_dump(backup.vault_values(args.site, passwords, offsite)), password),
         inventory_dir / "host_vars" / f"{args.site}-srv01.yml":
             GENERATED + yaml.safe_dump({k: v for k, v in netns.inventory_vars(host).items() if k != "ansible_host"}),
-        inventory_dir / "group_vars" / group / "backup.yml":
+        inventory_dir / "group_vars" / "all" / "backup_restic.yml":
             GENERATED + yaml.safe_dump({"praxis_restic_options": {"sftp.command": offsite["sftp_command"]},
                                         "praxis_restic_cache_dir": str(run_dir / "restic-cache")}, width=400),
     }
@@ -703,7 +703,7 @@ def cmd_backup_server(args: argparse.Namespace, run_dir: Path) -> int:
     print(f"lab backup-server: {args.site}-srv01 = lab host {host.name} at {host.address} "
           f"(files under /srv/praxis, dump {backup.DUMP_FILE}) in {time.monotonic() - t0:.1f} s")
     print(f"  offsite SFTP {offsite['address']}:{offsite['port']} -> {offsite['repository']}")
-    print(f"  backups: written into {site_file}; vault {group}/backup_vault.yml")
+    print(f"  backups: written into {site_file}; vault group_vars/all/backup_vault_{args.site}.yml")
     return 0
 
 
