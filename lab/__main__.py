@@ -677,7 +677,8 @@ def cmd_backup_server(args: argparse.Namespace, run_dir: Path) -> int:
     entry["offsite"] = offsite
     _write_backup_servers(run_dir, servers)
     doc = yaml.safe_load(original)
-    doc.setdefault("devices", {})["servers"] = [{"name": "srv01", "address": host.address, "os": "linux",
+    # the site file names the server's address in the practice network; host_vars map it to the lab host
+    doc.setdefault("devices", {})["servers"] = [{"name": "srv01", "address": "192.168.10.50", "os": "linux",
                                                  "credentials": vault_var(f"{args.site}_srv01")}]
     doc["backups"] = backup.backups_section(args.site, offsite, start="22:30",
                                             nas_controller_url=str(host.path("/srv/nas/restic")))
@@ -690,7 +691,7 @@ def cmd_backup_server(args: argparse.Namespace, run_dir: Path) -> int:
         inventory_dir / "group_vars" / "all" / f"backup_vault_{args.site}.yml":
             encrypt_vault(GENERATED + yaml.safe_dump(backup.vault_values(args.site, passwords, offsite)), password),
         inventory_dir / "host_vars" / f"{args.site}-srv01.yml":
-            GENERATED + yaml.safe_dump({k: v for k, v in netns.inventory_vars(host).items() if k != "ansible_host"}),
+            GENERATED + yaml.safe_dump(netns.inventory_vars(host)),
         inventory_dir / "group_vars" / "all" / "backup_restic.yml":
             GENERATED + yaml.safe_dump({"praxis_restic_options": {"sftp.command": offsite["sftp_command"]},
                                         "praxis_restic_cache_dir": str(run_dir / "restic-cache")}, width=400),
