@@ -42,6 +42,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -732,6 +733,8 @@ def remove_backup_servers(run_dir: Path) -> list[str]:
     for entry in servers:
         backup.stop_offsite(entry.get("offsite"))
         netns.destroy_hosts(entry["prefix"])
+        for folder in (run_dir / f"offsite-{entry['site']}", run_dir / "restic-cache"):
+            shutil.rmtree(folder, ignore_errors=True)
         for name in entry.get("files") or []:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
