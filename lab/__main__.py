@@ -12,6 +12,7 @@
     python -m lab reboot <device>
     python -m lab mail [--json] [--text] [--to ADDR]   received mail; --text: decoded subject and body
     python -m lab mail --stop | --start | --clear      the mail server down / up again; forget received mail
+    python -m lab backup-server lab001                 a Linux server with practice data for the backups (WP-12)
 
 ``up`` starts the lab process (``lab/server.py``) in the background, waits
 until every device accepts connections, writes the lab inventory and prints
@@ -41,6 +42,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -447,6 +449,9 @@ def cmd_up(args: argparse.Namespace, run_dir: Path) -> int:
 
 
 def cmd_down(args: argparse.Namespace, run_dir: Path) -> int:
+    backups = remove_backup_servers(run_dir)
+    if backups:
+        print(f"backup servers removed: {', '.join(backups)}")
     state = read_state(run_dir)
     pid = (state or {}).get("pid")
     if not state or not lab_alive(pid):
@@ -640,6 +645,113 @@ def cmd_mail(args: argparse.Namespace, run_dir: Path) -> int:
     return 0
 
 
+BACKUP_STATE = "backup-servers.json"
+
+
+def _backup_prefix(site: str) -> str:
+    return f"labbk-{site}-"
+
+
+def cmd_backup_server(args: argparse.Namespace, run_dir: Path) -> int:
+    """A lab netns host (lab/netns.py) as ``srv01`` of a lab practice, with files and a
+    dump (lab/backup.py), the offsite SFTP sshd on its veth peer address, and the
+    practice's ``backups:``, the server, its connection and the vault entries written
+    into the lab inventory. ``lab down`` removes all of it."""
+    from lab import backup, netns
+
+    state = read_state(run_dir)
+    if not state or not lab_alive(state.get("pid")):
+        raise LabError("no lab is running: start it first with `python -m lab up`")
+    inventory_dir = args.inventory_dir.resolve()
+    site_file = inventory_dir / "sites" / f"{args.site}.yml"
+    if not re.fullmatch(r"lab\d{3,}", args.site) or not site_file.exists():
+        raise LabError(f"{args.site!r} is not a practice of the running lab (no {site_file})")
+    servers = _read_backup_servers(run_dir)
+    if servers:     # one: the controller's restic options (the offsite sshd's sftp.command) are for all
+        raise LabError(f"{servers[0]['site']} has the lab's backup server already; `python -m lab down` removes it")
+    reason = netns.skip_reason()
+    if reason:
+        raise LabError(f"lab hosts cannot run here: {reason}")
+    original = site_file.read_text()
+    entry: dict[str, Any] = {"site": args.site, "prefix": _backup_prefix(args.site), "site_file": str(site_file),
+                             "site_text": original, "files": []}
+    servers.append(entry)
+    _write_backup_servers(run_dir, servers)      # recorded before anything is created, so down finds it
+    t0 = time.monotonic()
+    host = netns.create_hosts(names=["srv01"], prefix=entry["prefix"], run_dir=run_dir / "netns")[0]
+    backup.prepare_server(host)
+    offsite = backup.start_offsite(run_dir / f"offsite-{args.site}", host.gateway)
+    entry["offsite"] = offsite
+    _write_backup_servers(run_dir, servers)
+    doc = yaml.safe_load(original)
+    # the site file names the server's address in the practice network; host_vars map it to the lab host
+    doc.setdefault("devices", {})["servers"] = [{"name": "srv01", "address": "192.168.10.50", "os": "linux",
+                                                 "credentials": vault_var(f"{args.site}_srv01")}]
+    doc["backups"] = backup.backups_section(args.site, offsite, start="22:30",
+                                            nas_controller_url=str(host.path("/srv/nas/restic")))
+    write_atomic(site_file, GENERATED + yaml.dump(doc, Dumper=_SiteDumper, sort_keys=False, allow_unicode=True,
+                                                  width=120, default_flow_style=False))
+    password = (inventory_dir / ".vault_pass").read_text().strip()
+    passwords = {"nas": secrets.token_urlsafe(18), "offsite": secrets.token_urlsafe(18)}
+    files = {
+        # in all: the verification and the restore test run once, on whichever host comes first
+        inventory_dir / "group_vars" / "all" / f"backup_vault_{args.site}.yml":
+            encrypt_vault(GENERATED + yaml.safe_dump(backup.vault_values(args.site, passwords, offsite)), password),
+        inventory_dir / "host_vars" / f"{args.site}-srv01.yml":
+            GENERATED + yaml.safe_dump(netns.inventory_vars(host)),
+        inventory_dir / "group_vars" / "all" / "backup_restic.yml":
+            GENERATED + yaml.safe_dump({"praxis_restic_options": {"sftp.command": offsite["sftp_command"]},
+                                        "praxis_restic_cache_dir": str(run_dir / "restic-cache")}, width=400),
+    }
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, content, mode=0o600)
+        entry["files"].append(str(path))
+    _write_backup_servers(run_dir, servers)
+    print(f"lab backup-server: {args.site}-srv01 = lab host {host.name} at {host.address} "
+          f"(files under /srv/praxis, dump {backup.DUMP_FILE}) in {time.monotonic() - t0:.1f} s")
+    print(f"  offsite SFTP {offsite['address']}:{offsite['port']} -> {offsite['repository']}")
+    print(f"  backups: written into {site_file}; vault group_vars/all/backup_vault_{args.site}.yml")
+    return 0
+
+
+def _read_backup_servers(run_dir: Path) -> list[dict[str, Any]]:
+    try:
+        return json.loads((run_dir / BACKUP_STATE).read_text())
+    except FileNotFoundError:
+        return []
+
+
+def _write_backup_servers(run_dir: Path, servers: list[dict[str, Any]]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_dir / BACKUP_STATE, json.dumps(servers, indent=1), mode=0o600)
+
+
+def remove_backup_servers(run_dir: Path) -> list[str]:
+    """Everything `cmd_backup_server` made: the sshd, the lab host, the inventory
+    files; the site file as the lab wrote it."""
+    servers = _read_backup_servers(run_dir)
+    if not servers:
+        return []
+    from lab import backup, netns
+
+    removed = []
+    for entry in servers:
+        backup.stop_offsite(entry.get("offsite"))
+        netns.destroy_hosts(entry["prefix"])
+        for folder in (run_dir / f"offsite-{entry['site']}", run_dir / "restic-cache"):
+            shutil.rmtree(folder, ignore_errors=True)
+        for name in entry.get("files") or []:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+        site_file = Path(entry["site_file"])
+        if site_file.exists():
+            write_atomic(site_file, entry["site_text"])
+        removed.append(entry["site"])
+    (run_dir / BACKUP_STATE).unlink()
+    return removed
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lab", description="praxisops lab: emulated practice devices.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -686,11 +798,17 @@ def build_parser() -> argparse.ArgumentParser:
     switch.add_argument("--clear", action="store_true", help="forget the received messages")
     switch.add_argument("--stop", action="store_true", help="stop the mail server's listener (a server down)")
     switch.add_argument("--start", action="store_true", help="listen again")
+    server = sub.add_parser("backup-server", help="add a Linux server with practice data and the offsite SFTP "
+                                                  "store to a lab practice (backups:, WP-12; needs root)")
+    server.add_argument("site", help="e.g. lab001")
+    server.add_argument("--inventory-dir", type=Path, default=DEFAULT_INVENTORY,
+                        help="the lab inventory (default inventories/lab of the repository)")
     return parser
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "fault": cmd_fault,
-            "state": cmd_state, "call": cmd_call, "reboot": cmd_reboot, "mail": cmd_mail}
+            "state": cmd_state, "call": cmd_call, "reboot": cmd_reboot, "mail": cmd_mail,
+            "backup-server": cmd_backup_server}
 
 
 def main(argv: list[str] | None = None) -> int:

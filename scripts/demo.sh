@@ -57,6 +57,18 @@ for pdf in "$OUT"/lab/reports/*/2026-11/*.pdf; do
     | cut -c1-100 | sed 's/^ */    /'
 done
 
+echo "== Practice-data backups (WP-12): lab001 gets a Linux server with practice files and a database dump"
+"$BIN/python" -m lab backup-server lab001 | sed 's/^/    /'
+echo "  deploy and back up now: a local repository on the server (the NAS) and the offsite SFTP store"
+"${PLAY[@]}" "${LAB[@]}" playbooks/backup.yml -l site_lab001 -e praxis_backup_run_now=true \
+  | grep -E '"(repository|ok|snapshot_id)": ' | sed 's/^ */    /' || true
+echo "  the nightly verification (snapshots, age in working days, restic check, prune after a good check)"
+"${PLAY[@]}" "${LAB[@]}" playbooks/nightly.yml -l site_lab001 | grep -oE 'verified [0-9]+ repositor[^"]*' || true
+"$BIN/python" scripts/praxis-backup --ledger "$OUT/lab/ledger.sqlite" status --site lab001 | sed 's/^/    /'
+echo "  the quarterly restore test of the offsite repository, and its evidence for the practice's file"
+"${PLAY[@]}" "${LAB[@]}" playbooks/restore_test.yml -e praxis_restore_test_seed=2026 >/dev/null
+"$BIN/python" scripts/praxis-backup --ledger "$OUT/lab/ledger.sqlite" evidence --site lab001 | sed 's/^/    /'
+
 echo "== Four monthly jobs (NET-02 backups, NET-04/NET-07 firmware); the log host changes every month"
 for month in 1 2 3 4; do
   night=$(printf '2027-%02d-06T23:30:00+01:00' "$month")

@@ -20,7 +20,7 @@ import yaml
 from ansible.module_utils import praxis_databackup as db
 from ansible.module_utils import praxis_ledger
 from ansible.module_utils import praxis_site
-from tests.integration.ansible_run import BIN, ROOT, SUMMARY_DIR
+from tests.integration.ansible_run import BIN, ROOT, playbook_json, task_outcome
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("restic") is None or not os.path.exists("/usr/sbin/sshd"),
@@ -127,21 +127,8 @@ def practice(tmp_path_factory, sshd):
 
 
 def playbook(practice, name, *extra, prefix=()):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{BIN}:{os.environ.get('PATH', '')}", PRAXIS_SUMMARY_DIR=SUMMARY_DIR,
-               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
-    argv = [*prefix, str(BIN / "ansible-playbook"), "-i", str(practice["inventory"]), str(ROOT / "playbooks" / name),
-            *extra]
-    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-    text = result.stdout
-    assert "{" in text, result.stderr[-3000:]
-    plays = json.loads(text[text.index("{"):text.rindex("}") + 1])["plays"]
-    task = plays[-1]["tasks"][0]
-    outcome = next(iter(task["hosts"].values()))
-    assert result.returncode == 0, json.dumps(outcome)[-3000:]
-    for secret in PASSWORD.values():
-        assert secret not in text and secret not in result.stderr
-    return outcome
+    plays = playbook_json(practice["inventory"], name, *extra, secrets=tuple(PASSWORD.values()), prefix=prefix)
+    return task_outcome(plays)
 
 
 def by_check(result):

@@ -13,39 +13,21 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
-import time
 
 import pytest
 import yaml
 
-from lab import netns
+from lab import backup, netns
 
-from .ansible_run import ansible
+from .ansible_run import ansible, recap
 
 pytestmark = pytest.mark.root
 
 PLAYBOOK = "playbooks/backup.yml"
 SITE = "bktest"
-FILES = {"patienten/akte-0001.txt": "Befund: unauffällig\n", "abrechnung/q3.csv": "ziffer;betrag\n03000;12.34\n",
-         "leer.txt": ""}
-DUMP = "PGDMP-praxis-dump-" + "x" * 64
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    result = {}
-    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
-        match = re.match(r"^(\S+)\s+:\s+(ok=.*)$", line.strip())
-        if match:
-            result[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
-    return result
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
+FILES = backup.FILES
+DUMP = backup.DUMP_TEXT
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +35,7 @@ def server(netns_hosts) -> netns.Host:
     if not shutil.which("restic"):
         pytest.skip("restic is not installed on this machine (make installs it as root: apt-get install restic)")
     host = netns_hosts(1, group="databackup")[0]
-    for name, text in FILES.items():
-        host.run(f"mkdir -p /srv/praxis/$(dirname {name})")
-        host.run(["sh", "-c", 'cat > "$1"', "sh", f"/srv/praxis/{name}"], input=text)
-    host.run("echo temporary > /srv/praxis/scratch.tmp && mkdir -p /srv/nas")
+    backup.prepare_server(host)
     return host
 
 
@@ -66,37 +45,9 @@ def offsite(server, tmp_path_factory):
     SFTP into a folder of the test, with a key only the backup client uses."""
     if not os.path.exists("/usr/sbin/sshd"):
         pytest.skip("/usr/sbin/sshd is missing (Debian package openssh-server)")
-    folder = tmp_path_factory.mktemp("offsite")
-    os.makedirs("/run/sshd", exist_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "host_key")], check=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "praxis-backup",
-                    "-f", str(folder / "client_key")], check=True)
-    (folder / "authorized_keys").write_text((folder / "client_key.pub").read_text())
-    repository = folder / "repository"
-    repository.mkdir()
-    port = free_port(server.gateway)
-    (folder / "sshd_config").write_text(
-        f"ListenAddress {server.gateway}:{port}\nHostKey {folder}/host_key\n"
-        f"AuthorizedKeysFile {folder}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile none\n"
-        "Subsystem sftp internal-sftp\n")
-    process = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(folder / "sshd_config")],
-                               stdout=subprocess.DEVNULL, stderr=open(folder / "sshd.log", "w"))
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection((server.gateway, port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, (folder / "sshd.log").read_text()
-            time.sleep(0.1)
-    host_key = (folder / "host_key.pub").read_text().split()
-    yield {"folder": folder, "port": port, "repository": repository,
-           "url": f"sftp://root@{server.gateway}:{port}/{repository}",
-           "known_hosts": f"[{server.gateway}]:{port} {host_key[0]} {host_key[1]}",
-           "key": (folder / "client_key").read_text()}
-    process.terminate()
-    process.wait(timeout=10)
+    state = backup.start_offsite(tmp_path_factory.mktemp("offsite"), server.gateway)
+    yield dict(state, key=backup.client_key(state))
+    backup.stop_offsite(state)
 
 
 @pytest.fixture(scope="module")
@@ -113,24 +64,12 @@ def inventory(server, offsite, passwords, tmp_path_factory) -> str:
         "contacts": [{"name": "Praxisteam", "email": f"praxis@{SITE}.example.org"}],
         "devices": {"servers": [{"name": "srv01", "address": server.address, "os": "linux",
                                  "credentials": f"vault_{SITE}_srv01"}]},
-        "backups": {
-            "start": "21:30",
-            "repositories": [
-                {"name": "nas", "kind": "local", "url": "/srv/nas/restic", "password": f"vault_{SITE}_backup_nas"},
-                {"name": "offsite", "kind": "offsite", "url": offsite["url"],
-                 "password": f"vault_{SITE}_backup_offsite", "sftp_identity": f"vault_{SITE}_backup_offsite_key",
-                 "sftp_known_hosts": [offsite["known_hosts"]]},
-            ],
-            "sources": [{"host": "srv01", "paths": ["/srv/praxis"], "exclude": ["*.tmp"],
-                         "dump": {"command": f"printf '%s' '{DUMP}'", "file": "praxis.dump", "header": "PGDMP"}}],
-        },
+        "backups": backup.backups_section(SITE, offsite),
     }
     (folder / "sites" / f"{SITE}.yml").write_text(yaml.safe_dump(site, allow_unicode=True))
     (folder / "praxisops.yml").write_text("---\nplugin: praxisops_sites\nsites_dir: sites\n")
     (folder / "group_vars").mkdir()
-    (folder / "group_vars" / "all.yml").write_text(yaml.safe_dump({
-        f"vault_{SITE}_backup_nas": passwords["nas"], f"vault_{SITE}_backup_offsite": passwords["offsite"],
-        f"vault_{SITE}_backup_offsite_key": offsite["key"]}))
+    (folder / "group_vars" / "all.yml").write_text(yaml.safe_dump(backup.vault_values(SITE, passwords, offsite)))
     connection = {k: v for k, v in netns.inventory_vars(server).items() if k != "ansible_host"}
     (folder / "group_vars" / "databackup_linux.yml").write_text(yaml.safe_dump(connection))
     return str(folder / "praxisops.yml")

@@ -7,6 +7,7 @@ required option; and the playbook passes `ansible-playbook --syntax-check`."""
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -199,3 +200,57 @@ def test_practice_limits_the_hosts(practice):
     hosts = {line.strip() for line in result.stdout.splitlines() if line.startswith("      ")} - {"localhost"}
     assert hosts and any(host.startswith("huber-") for host in hosts)
     assert all(host.startswith("huber-") for host in hosts) == bool(practice), sorted(hosts)
+
+
+def _survey_spec(template: dict) -> list[dict]:
+    """The survey_spec.spec the job template task gives ``template`` (awx.yml entry), templated by ansible."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    play = yaml.safe_load(PLAYBOOK.read_text())[0]
+    task = next(t for t in play["tasks"] if "awx.awx.job_template" in t)
+    variables = dict(play["vars"], **task["vars"], item=template, awx_name="praxisops")
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return templar.template(trust_as_template(task["awx.awx.job_template"]["survey_spec"]["spec"]))
+
+
+def test_backup_and_restore_test_templates_with_a_quarterly_schedule():
+    """WP-12 on AWX: the deploy job, the restore test with its count question, and the
+    restore test's schedule on the 15th of every third month at 22:00 Berlin time."""
+    from dateutil import rrule
+
+    config = yaml.safe_load((ROOT / "inventories" / "awx" / "awx.yml").read_text())
+    templates = {template["id"]: template for template in config["praxis_awx_templates"]}
+    assert templates["backup"]["playbook"] == "playbooks/backup.yml"
+    assert templates["restore_test"]["playbook"] == "playbooks/restore_test.yml"
+    spec = _survey_spec(templates["restore_test"])
+    assert [question["variable"] for question in spec] == ["praxis_practice", "praxis_restore_test_count"]
+    assert "praxis_restore_test_count" in (ROOT / "playbooks" / "restore_test.yml").read_text()
+    assert [question["variable"] for question in _survey_spec(templates["backup"])] == ["praxis_practice"]
+    assert [question["variable"] for question in _survey_spec(templates["patch"])] == \
+        ["praxis_practice", "praxis_force_reason"]
+    schedules = [s for s in config["praxis_awx_schedules"] if s["template"] == "restore_test"]
+    assert len(schedules) == 1
+    start, rule = schedules[0]["rrule"].split(" ", 1)
+    dtstart = dt.datetime.strptime(start.rsplit(":", 1)[1], "%Y%m%dT%H%M%S")
+    runs = list(rrule.rrulestr(rule, dtstart=dtstart))[:4]
+    assert [(r.month, r.day, r.hour, r.minute) for r in runs] == [(1, 15, 22, 0), (4, 15, 22, 0), (7, 15, 22, 0),
+                                                                   (10, 15, 22, 0)]
+
+
+def test_an_unknown_survey_question_is_refused(tmp_path, collections_path):
+    """A template naming a question the playbook does not know stops before AWX is touched."""
+    config = yaml.safe_load((ROOT / "inventories" / "awx" / "awx.yml").read_text())
+    config["praxis_awx_templates"][0]["questions"] = ["restore_test_cnt"]
+    (tmp_path / "awx.yml").write_text(yaml.safe_dump(config))
+    secrets = {"praxis_awx_secrets": {k: "x" for k in ("vault_password", "smtp_password", "ledger_url",
+                                                       "backup_ssh_key")}}
+    (tmp_path / "secrets.yml").write_text(yaml.safe_dump(secrets))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(collections_path),
+               CONTROLLER_HOST="https://127.0.0.1:9")
+    result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(PLAYBOOK),
+                             "-e", f"praxis_awx_config={tmp_path / 'awx.yml'}", "-e", f"@{tmp_path / 'secrets.yml'}"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode != 0
+    assert "questions one of restore_test_count" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Check the job templates and schedules" in result.stdout
