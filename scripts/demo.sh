@@ -60,7 +60,7 @@ done
 echo "== Practice-data backups (WP-12): lab001 gets a Linux server with practice files and a database dump"
 "$BIN/python" -m lab backup-server lab001 | sed 's/^/    /'
 echo "  deploy and back up now: a local repository on the server (the NAS) and the offsite SFTP store"
-"${PLAY[@]}" "${LAB[@]}" playbooks/backup.yml -l site_lab001 -e praxis_backup_run_now=true \
+"${PLAY[@]}" "${LAB[@]}" playbooks/backup.yml -l site_lab001 -e practice_backup_run_now=true \
   | grep -E '"(repository|ok|snapshot_id)": ' | sed 's/^ */    /' || true
 echo "  the nightly verification (snapshots, age in working days, restic check, prune after a good check)"
 "${PLAY[@]}" "${LAB[@]}" playbooks/nightly.yml -l site_lab001 | grep -oE 'verified [0-9]+ repositor[^"]*' || true

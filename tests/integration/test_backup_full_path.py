@@ -85,7 +85,7 @@ def test_backup_verify_restore_then_a_corrupt_pack_and_a_stale_server(lab_practi
 
     # 1. deploy and back up now, into both repositories
     deployed = ansible("ansible-playbook", "-i", practice["inventory"], "playbooks/backup.yml",
-                       "-e", "praxis_backup_run_now=true", timeout=600)
+                       "-e", "practice_backup_run_now=true", timeout=600)
     assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-2000:]
     assert recap(deployed.stdout)[f"{SITE}-srv01"]["failed"] == 0
     assert f"{OTHER}-srv01" not in recap(deployed.stdout)

@@ -81,7 +81,7 @@ def run_playbook(inventory: str, *extra: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def converged(server, inventory):
-    result = run_playbook(inventory, "-e", "praxis_backup_run_now=true")
+    result = run_playbook(inventory, "-e", "practice_backup_run_now=true")
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -166,7 +166,7 @@ def test_second_run_and_check_mode_change_nothing(server, inventory, passwords, 
     second = run_playbook(inventory)
     assert second.returncode == 0, second.stdout + second.stderr
     assert recap(second.stdout)[f"{SITE}-srv01"]["changed"] == 0, second.stdout
-    check = run_playbook(inventory, "--check", "--diff", "-e", "praxis_backup_run_now=true")
+    check = run_playbook(inventory, "--check", "--diff", "-e", "practice_backup_run_now=true")
     assert check.returncode == 0, check.stdout + check.stderr
     assert recap(check.stdout)[f"{SITE}-srv01"]["changed"] == 0, check.stdout
     for password in passwords.values():
@@ -180,7 +180,7 @@ def test_a_failing_dump_fails_the_run_and_names_it(server, inventory, tmp_path):
     site = yaml.safe_load(site_file.read_text())
     site["backups"]["sources"][0]["dump"]["command"] = "printf 'SQLite format 3'"
     site_file.write_text(yaml.safe_dump(site, allow_unicode=True))
-    result = run_playbook(str(broken / "praxisops.yml"), "-e", "praxis_backup_run_now=true")
+    result = run_playbook(str(broken / "praxisops.yml"), "-e", "practice_backup_run_now=true")
     assert result.returncode != 0
     assert "dump: the output does not start with 'PGDMP'" in result.stdout
     status = json.loads(server.run("cat /var/lib/praxis-backup/last-offsite.json").stdout)

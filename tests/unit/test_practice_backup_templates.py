@@ -46,8 +46,8 @@ def render(tmp_path: Path, os_name: str, start: str) -> Path:
                                                                           str(tmp_path / "vars.yml")],
              "tasks": [{"ansible.builtin.template": {"src": str(ROLE / "templates" / f"{name}.j2"),
                                                      "dest": str(out / name), "mode": "0600"},
-                        "vars": {"__praxis_backup_repo": "{{ __praxis_backup_repositories[1] }}",
-                                 "__praxis_backup_repo_env": "{{ vault_schmidt_backup_env }}"}}
+                        "vars": {"__practice_backup_repo": "{{ __practice_backup_repositories[1] }}",
+                                 "__practice_backup_repo_env": "{{ vault_schmidt_backup_env }}"}}
                        for name in ("backup.json", "repository.env", "praxis-backup.cron", "praxis-backup.timer")]}]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
