@@ -94,6 +94,36 @@ SETTINGS_KEYS = (
     "users",      # nas: [{"name", "description", "email", "password", "state" (present|absent)}]
 )
 
+# The keys of one ``syslog`` entry (see SETTINGS_KEYS); ``syslog_server()`` checks them.
+SYSLOG_KEYS = ("host", "port", "transport", "description")
+
+
+def syslog_server(target: "Target", item: Any, where: str) -> dict[str, Any]:
+    """One entry of ``settings.syslog`` checked for every driver alike: a mapping of
+    SYSLOG_KEYS with a host, transport udp or tcp (default udp) and a port 1-65535 (default
+    514; 0 is refused, not read as missing). Returns ``{"host", "port", "transport"}``;
+    errors name the field (``where``, e.g. ``settings.syslog[0]``)."""
+    if not isinstance(item, dict):
+        raise DriverError(target, f"{where} must be a mapping, got {type(item).__name__}")
+    unknown = sorted(set(item) - set(SYSLOG_KEYS))
+    if unknown:
+        raise DriverError(target, f"{where}: unknown keys {', '.join(unknown)}")
+    host = str(item.get("host") or "").strip()
+    if not host:
+        raise DriverError(target, f"{where}.host is required")
+    transport = str(item.get("transport") or "udp").strip().lower()
+    if transport not in ("udp", "tcp"):
+        raise DriverError(target, f"{where}.transport must be udp or tcp, got {item.get('transport')!r}")
+    raw = item.get("port")
+    try:
+        port = 514 if raw in (None, "") else int(raw)
+    except (TypeError, ValueError):
+        raise DriverError(target, f"{where}.port must be a number, got {raw!r}") from None
+    if isinstance(raw, bool) or not 1 <= port <= 65535:
+        raise DriverError(target, f"{where}.port must be 1-65535, got {raw!r}")
+    return {"host": host, "port": port, "transport": transport}
+
+
 SECRET_MASK = "********"  # noqa: S105 - the mask, not a secret
 T = TypeVar("T")
 

@@ -64,7 +64,7 @@ from urllib.parse import quote
 
 from ansible.module_utils.praxis_driver import (
     AuthFailed, Driver, DriverError, HTTPClient, ProtocolError, ServerError, Target, Timeout, Unreachable,
-    Unsupported,
+    Unsupported, syslog_server,
 )
 
 MANAGED_PREFIX = "praxisops: "
@@ -75,7 +75,6 @@ SYSLOG_SLOTS = ("syslogd", "syslogd2", "syslogd3", "syslogd4")
 NAME_LIMIT = 35                 # firewall policy name: 35 characters (FortiOS 7.x)
 RULE_KEYS = ("action", "interface", "direction", "ipprotocol", "protocol", "source_net", "destination_net",
              "destination_port", "sequence", "log")
-SYSLOG_KEYS = ("host", "port", "transport", "description")
 # the policy fields this driver writes and compares, FortiOS names
 POLICY_FIELDS = ("name", "srcintf", "dstintf", "srcaddr", "dstaddr", "service", "action", "send-deny-packet",
                  "schedule", "status", "logtraffic", "nat")
@@ -798,23 +797,8 @@ def desired_syslog(target: Target, items: Any) -> list[dict[str, Any]]:
     seen: set[tuple[str, int]] = set()
     for index, item in enumerate(items):
         where = f"settings.syslog[{index}]"
-        if not isinstance(item, dict):
-            raise DriverError(target, f"{where} must be a mapping, got {type(item).__name__}")
-        unknown = sorted(set(item) - set(SYSLOG_KEYS))
-        if unknown:
-            raise DriverError(target, f"{where}: unknown keys {', '.join(unknown)}")
-        host = str(item.get("host") or "").strip()
-        if not host:
-            raise DriverError(target, f"{where}.host is required")
-        transport = str(item.get("transport") or "udp").strip().lower()
-        if transport not in ("udp", "tcp"):
-            raise DriverError(target, f"{where}.transport must be udp or tcp, got {item.get('transport')!r}")
-        try:
-            port = int(item.get("port") or 514)
-        except (TypeError, ValueError):
-            raise DriverError(target, f"{where}.port must be a number, got {item.get('port')!r}") from None
-        if not 1 <= port <= 65535:
-            raise DriverError(target, f"{where}.port must be 1-65535, got {port}")
+        entry = syslog_server(target, item, where)
+        host, port, transport = entry["host"], entry["port"], entry["transport"]
         if (host, port) in seen:
             raise DriverError(target, f"{where}: {host}:{port} is given twice")
         seen.add((host, port))

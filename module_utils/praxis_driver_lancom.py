@@ -58,6 +58,7 @@ from ansible.module_utils.praxis_driver import (
     Unsupported,
     facts_record,
     retry,
+    syslog_server,
 )
 
 from ansible.module_utils.praxis_identity import IdentityPolicy, ssh_client
@@ -631,21 +632,15 @@ def _check_settings(driver: Driver, settings: dict[str, Any]) -> list[str]:
 
 def _syslog_wanted(target: Target, entries: list[Any]) -> list[dict[str, Any]]:
     wanted = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not entry.get("host"):
-            raise DriverError(target, "every syslog entry needs a host")
-        host = str(entry["host"]).strip()
-        port = entry.get("port", 514)
-        transport = str(entry.get("transport") or "udp").lower()
+    for index, entry in enumerate(entries):
+        where = f"settings.syslog[{index}]"
+        item = syslog_server(target, entry, where)
+        host = item["host"]
         if not re.fullmatch(r"[A-Za-z0-9.:-]{1,64}", host):
-            raise DriverError(target, f"syslog host {host!r} is not an address or host name")
-        if not isinstance(port, int) or not 1 <= port <= 65535:
-            raise DriverError(target, f"syslog port of {host} must be 1-65535")
-        if transport not in ("udp", "tcp"):
-            raise DriverError(target, f"syslog transport of {host} must be udp or tcp")
+            raise DriverError(target, f"{where}.host {host!r} is not an address or host name")
         if any(w["host"].lower() == host.lower() for w in wanted):
-            raise DriverError(target, f"syslog host {host} is listed twice")
-        wanted.append({"host": host, "port": port, "transport": transport})
+            raise DriverError(target, f"{where}: syslog host {host} is listed twice")
+        wanted.append(item)
     return wanted
 
 

@@ -93,6 +93,7 @@ from typing import Any, Callable, ClassVar
 
 from ansible.module_utils.praxis_driver import (
     Driver, DriverError, HTTPClient, ProtocolError, ServerError, Target, Timeout, Unreachable,
+    syslog_server,
 )
 
 MANAGED_PREFIX = "praxisops: "
@@ -106,7 +107,6 @@ RULE_KEYS = ("action", "interface", "direction", "ipprotocol", "protocol", "sour
              "destination_port", "sequence", "log")
 RULE_DEFAULTS = {"action": "pass", "interface": "", "direction": "in", "ipprotocol": "inet", "protocol": "any",
                  "source_net": "any", "destination_net": "any", "destination_port": "", "log": "0"}
-SYSLOG_KEYS = ("host", "port", "transport", "description")
 
 # config.xml elements whose text is a secret: password hashes (system/user/password, also service
 # passwords), API key pairs (system/user/apikeys/item/key, secret), private keys of certificates and
@@ -749,21 +749,8 @@ def desired_syslog(target: Target, items: Any) -> dict[str, dict[str, str]]:
     for index, item in enumerate(items):
         where = f"settings.syslog[{index}]"
         name = _description(item, where, seen, target)
-        unknown = sorted(set(item) - set(SYSLOG_KEYS))
-        if unknown:
-            raise DriverError(target, f"{where}: unknown keys {', '.join(unknown)}")
-        host = str(item.get("host") or "").strip()
-        if not host:
-            raise DriverError(target, f"{where}.host is required")
-        transport = str(item.get("transport") or "udp").strip().lower()
-        if transport not in ("udp", "tcp"):
-            raise DriverError(target, f"{where}.transport must be udp or tcp, got {item.get('transport')!r}")
-        try:
-            port = int(item.get("port") or 514)
-        except (TypeError, ValueError):
-            raise DriverError(target, f"{where}.port must be a number, got {item.get('port')!r}") from None
-        if not 1 <= port <= 65535:
-            raise DriverError(target, f"{where}.port must be 1-65535, got {port}")
+        entry = syslog_server(target, item, where)
+        host, port, transport = entry["host"], entry["port"], entry["transport"]
         try:
             family = "6" if ipaddress.ip_address(host).version == 6 else "4"
         except ValueError:

@@ -60,7 +60,7 @@ from typing import Any, Callable, ClassVar
 from xml.sax.saxutils import escape
 
 from ansible.module_utils.praxis_driver import (
-    AuthFailed, Driver, DriverError, HTTPClient, ProtocolError, Target, Unsupported,
+    AuthFailed, Driver, DriverError, HTTPClient, ProtocolError, Target, Unsupported, syslog_server,
 )
 
 MANAGED_PREFIX = "praxisops: "
@@ -95,7 +95,6 @@ OPTIONS: dict[str, str] = {
 ACTIONS = {"pass": "Accept", "block": "Drop", "reject": "Reject"}
 RULE_KEYS = ("action", "interface", "direction", "ipprotocol", "protocol", "source_net", "destination_net",
              "destination_port", "sequence", "log")
-SYSLOG_KEYS = ("host", "port", "transport", "description")
 FREQUENCIES = ("Daily", "Weekly", "Monthly")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SCHEDULE_KEYS = ("ftp_server", "ftp_path", "ftp_username", "frequency", "hour", "minute", "day", "date")
@@ -639,22 +638,13 @@ def desired_syslog(target: Target, items: Any) -> dict[str, dict[str, Any]]:
     for index, item in enumerate(items):
         where = f"settings.syslog[{index}]"
         name = _name(item, where, seen, target)
-        unknown = sorted(set(item) - set(SYSLOG_KEYS))
-        if unknown:
-            raise _fail(target, f"{where}: unknown keys {', '.join(unknown)}")
-        host = str(item.get("host") or "").strip()
-        if not host or not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
+        entry = syslog_server(target, item, where)
+        host, port = entry["host"], entry["port"]
+        if not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
             raise _fail(target, f"{where}.host must be an address or host name, got {item.get('host')!r}")
-        transport = str(item.get("transport") or "udp").strip().lower()
-        if transport != "udp":
+        if entry["transport"] != "udp":
             raise _fail(target, f"{where}.transport {item.get('transport')!r}: a Sophos firewall sends syslog over "
                                 "UDP (or TLS), not plain TCP; use transport udp")
-        try:
-            port = int(514 if item.get("port") in (None, "") else item["port"])
-        except (TypeError, ValueError):
-            raise _fail(target, f"{where}.port must be a number, got {item.get('port')!r}") from None
-        if not 1 <= port <= 65535:
-            raise _fail(target, f"{where}.port must be 1-65535, got {port}")
         result[name] = {"host": host, "port": port, "transport": "udp"}
     return result
 

@@ -186,3 +186,38 @@ def test_lab_emulator_registry_refuses_a_missing_module():
     if not (ROOT / "lab" / "sophos.py").exists():
         with pytest.raises(server.EmulatorError, match="no lab emulator for vendor sophos"):
             server.emulators(2, "mixed")
+
+
+# every driver's syslog entries go through praxis_driver.syslog_server: the same refusals,
+# naming the same field, whatever the vendor (OPNsense, LANCOM, Sophos and FortiGate)
+SYSLOG_PARSERS = {
+    "opnsense": ("praxis_driver_opnsense", "desired_syslog"),
+    "lancom": ("praxis_driver_lancom", "_syslog_wanted"),
+    "sophos": ("praxis_driver_sophos", "desired_syslog"),
+    "fortigate": ("praxis_driver_fortigate", "desired_syslog"),
+}
+
+
+@pytest.mark.parametrize("vendor", sorted(SYSLOG_PARSERS))
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"host": "192.0.2.9", "port": 0, "description": "log"}, "settings.syslog[0].port must be 1-65535, got 0"),
+    ({"host": "192.0.2.9", "port": "x", "description": "log"}, "settings.syslog[0].port must be a number"),
+    ({"host": "192.0.2.9", "port": 70000, "description": "log"}, "settings.syslog[0].port must be 1-65535"),
+    ({"host": "", "description": "log"}, "settings.syslog[0].host is required"),
+    ({"host": "192.0.2.9", "transport": "relp", "description": "log"},
+     "settings.syslog[0].transport must be udp or tcp"),
+    ({"host": "192.0.2.9", "facility": "local0", "description": "log"}, "settings.syslog[0]: unknown keys facility"),
+])
+def test_every_driver_refuses_the_same_bad_syslog_entry(vendor, entry, message):
+    import importlib
+    module_name, function = SYSLOG_PARSERS[vendor]
+    module = importlib.import_module(f"ansible.module_utils.{module_name}")
+    target = praxis_driver.Target(site="s", name="fw01", vendor=vendor, role="firewall", address="192.0.2.1")
+    with pytest.raises(praxis_driver.DriverError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        getattr(module, function)(target, [entry])
+
+
+def test_a_syslog_entry_gets_its_defaults():
+    target = praxis_driver.Target(site="s", name="fw01", vendor="opnsense", role="firewall", address="192.0.2.1")
+    assert praxis_driver.syslog_server(target, {"host": " log.example "}, "settings.syslog[0]") == \
+        {"host": "log.example", "port": 514, "transport": "udp"}
