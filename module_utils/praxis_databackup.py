@@ -242,20 +242,28 @@ CHECK_COLUMNS = ("site", "repository", "checked_at", "ok", "error_kind", "error"
 JSON_COLUMNS = {"snapshots": {}, "prune_summary": {}, "unlocked": [], "chosen_sites": [], "files": [], "dump": None}
 
 
-def record_check(ledger: str, row: Mapping[str, Any]) -> None:
+BOOL_COLUMNS = ("ok", "pruned", "check_ok")    # INTEGER 0/1 (check_ok may be NULL: not checked)
+# defaults of the NOT NULL columns a caller may leave out
+COLUMN_DEFAULTS = {"duration_s": 0.0, "run": ""}
+
+
+def _insert(ledger: str, table: str, columns: tuple[str, ...], row: Mapping[str, Any]) -> None:
+    """One row of ``table``: JSON columns serialised, true/false as 0/1."""
     values = []
-    for column in CHECK_COLUMNS:
-        value = row.get(column)
+    for column in columns:
+        value = row.get(column, COLUMN_DEFAULTS.get(column))
         if column in JSON_COLUMNS:
             value = json.dumps(value if value is not None else JSON_COLUMNS[column], sort_keys=True)
-        elif column in ("ok", "pruned"):
-            value = int(bool(value))
-        elif column == "check_ok" and value is not None:
+        elif column in BOOL_COLUMNS and (value is not None or column != "check_ok"):
             value = int(bool(value))
         values.append(value)
     with praxis_ledger.writing(ledger) as conn:
-        conn.execute(f"INSERT INTO databackup_checks ({', '.join(CHECK_COLUMNS)}) "  # noqa: S608
-                     f"VALUES ({', '.join('?' * len(CHECK_COLUMNS))})", values)
+        conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+                     f"VALUES ({', '.join('?' * len(columns))})", values)
+
+
+def record_check(ledger: str, row: Mapping[str, Any]) -> None:
+    _insert(ledger, "databackup_checks", CHECK_COLUMNS, row)
 
 
 def _decode(row: praxis_ledger.Row, columns: Iterable[str]) -> dict[str, Any]:
@@ -293,17 +301,7 @@ RESTORE_COLUMNS = ("quarter", "seed", "chosen_sites", "site", "repository", "sna
 
 
 def record_restore_test(ledger: str, row: Mapping[str, Any]) -> None:
-    values = []
-    for column in RESTORE_COLUMNS:
-        value = row.get(column)
-        if column in JSON_COLUMNS:
-            value = json.dumps(value if value is not None else JSON_COLUMNS[column], sort_keys=True)
-        elif column == "ok":
-            value = int(bool(value))
-        values.append(value)
-    with praxis_ledger.writing(ledger) as conn:
-        conn.execute(f"INSERT INTO restore_tests ({', '.join(RESTORE_COLUMNS)}) "  # noqa: S608
-                     f"VALUES ({', '.join('?' * len(RESTORE_COLUMNS))})", values)
+    _insert(ledger, "restore_tests", RESTORE_COLUMNS, row)
 
 
 def restore_tests(ledger: str, *, quarter: str | None = None, site: str | None = None) -> list[dict[str, Any]]:
