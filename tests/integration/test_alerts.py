@@ -42,7 +42,7 @@ def setup(tmp_path):
                             "password": PASSWORD, "from": "alarm@provider.example.net",
                             "ca_file": str(tmp_path / "lab" / "lab-cert.pem"), "retries": 0},
         }
-        (inventory / "group_vars" / "all").mkdir(parents=True)
+        (inventory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
         (inventory / "group_vars" / "all" / "alerts.yml").write_text(yaml.safe_dump(settings))
         playbook = tmp_path / "alerts.yml"
         playbook.write_text(yaml.safe_dump([{"name": "Alerts", "hosts": "all", "gather_facts": False,

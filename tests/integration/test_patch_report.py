@@ -34,7 +34,7 @@ def setup(tmp_path):
                             pol=pp.policy(None, None))
     ledger.close()
     output = tmp_path / "output"
-    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
     (inventory / "group_vars" / "all" / "patch.yml").write_text(yaml.safe_dump({
         "praxis_ledger_path": str(tmp_path / "ledger.sqlite"), "praxis_output_dir": str(output),
         "praxis_now": NOW.isoformat(), "praxis_patch_policy": {"pilot_delay_days": 5}}))

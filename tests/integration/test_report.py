@@ -40,7 +40,7 @@ def setup(tmp_path):
                             "password": PASSWORD, "from": "bericht@provider.example.net",
                             "ca_file": str(tmp_path / "lab" / "lab-cert.pem"), "retries": 0},
         }
-        (inventory / "group_vars" / "all").mkdir(parents=True)
+        (inventory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
         (inventory / "group_vars" / "all" / "report.yml").write_text(yaml.safe_dump(settings))
         yield server, inventory / "praxisops.yml", output
 

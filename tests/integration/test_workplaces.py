@@ -133,8 +133,11 @@ def test_workplace_jobs_reach_windows_and_never_the_other_computers(environment)
     onboard = dict(play_hosts("playbooks/onboard_workplaces.yml", inventory))
     # every job first checks the practice it is limited to: on the controller, and only when one is given
     assert onboard.pop("Check the practice the job is limited to") == set()
+    # the practice-data backup reaches only the backup sources of a site file: this practice has none,
+    # so its Linux and macOS computers stay untouched (WP-12, WP-13)
     assert onboard == {"Onboard the Windows workplaces and servers": WINDOWS,
-                       "Report the computers that are not managed": NOT_MANAGED}
+                       "Report the computers that are not managed": NOT_MANAGED,
+                       "Deploy the practice-data backup": set()}
     nightly = dict(play_hosts("playbooks/nightly.yml", inventory))
     assert nightly["Check the Windows workplaces and servers"] == WINDOWS
     monthly = dict(play_hosts("playbooks/monthly.yml", inventory))

@@ -424,7 +424,7 @@ def test_a_ledger_of_version_4_gets_the_audit_log_with_its_triggers(tmp_path):
     conn.close()
     pa.append(ledger, [rec()])
     conn = sqlite3.connect(ledger)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == praxis_ledger.SCHEMA_VERSION
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     assert triggers == {"audit_log_no_update", "audit_log_no_delete"}
     conn.close()
