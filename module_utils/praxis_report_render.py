@@ -138,6 +138,22 @@ class Format:
 _NOT_OFFERED_PREFIX = "not automatable through this vendor's api:"
 
 
+# the items of the areas whose rows can name a capability the vendor does not offer
+NOT_OFFERED_ITEMS = {"backups": ("config", "data"), "firmware": ("devices",)}
+
+
+def _only_not_offered(data: Mapping[str, Any], area: str) -> bool:
+    """Whether ``area`` has no data only because the vendors do not offer it: every item
+    without data names a capability not offered, and there is at least one."""
+    section = data.get(area) if area in NOT_OFFERED_ITEMS else None
+    if not isinstance(section, Mapping):
+        return False
+    items = [i for key in NOT_OFFERED_ITEMS[area] for i in section.get(key) or [] if isinstance(i, Mapping)]
+    no_data = [i for i in items if i.get("status") == "no_data"]
+    return bool(no_data) and all(i.get("not_offered") for i in no_data) and \
+        not any(i.get("status") != "no_data" for i in items)
+
+
 def _not_offered_text(item: Mapping[str, Any], catalog: Mapping[str, Any]) -> str | None:
     """"not automatable through this vendor's API (reason)" for an item whose
     capability the vendor's API does not offer (``not_offered``), else None."""
@@ -203,7 +219,8 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
             raise ReportError(f"summary.areas[{index}].area: {name!r} is not one of {', '.join(AREAS)}")
         status = _status(area.get("status"), f"summary.areas[{index}].status")
         areas.append({"status": status, "name": catalog["area"][name], "word": catalog["status"][status],
-                      "verdict": catalog["verdict"][name][status]})
+                      "verdict": catalog["verdict_not_offered"] if status == "no_data" and _only_not_offered(data, name)
+                      else catalog["verdict"][name][status]})
     out["areas"] = areas
     out["open_incidents"] = catalog["open_incidents"].format(count=fmt.number(int(summary.get("open_incidents")
                                                                                   or 0)))
@@ -212,8 +229,9 @@ def view(data: Mapping[str, Any]) -> dict[str, Any]:
 
     def verdict(section: str, key: str | None = None) -> dict[str, str]:
         status = _status(_section(data, section).get("status"), f"{section}.status")
-        return {"status": status, "word": catalog["status"][status],
-                "text": catalog["verdict"][key or section][status]}
+        text = catalog["verdict_not_offered"] if status == "no_data" and _only_not_offered(data, section) \
+            else catalog["verdict"][key or section][status]
+        return {"status": status, "word": catalog["status"][status], "text": text}
 
     antivirus = _section(data, "antivirus")
     out["antivirus"] = dict(verdict("antivirus"), rows=[{

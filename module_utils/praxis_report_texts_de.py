@@ -35,6 +35,8 @@ TEXTS = {
     "yes": "ja",
     "no": "nein",
     "none": "keine",
+    "verdict_not_offered": "Der Hersteller bietet dafür keine automatisierbare Schnittstelle; die Tabelle nennt "
+                           "den Grund je Gerät.",
     "not_offered": "nicht über die Schnittstelle des Herstellers automatisierbar",
     "not_offered_reason": "nicht über die Schnittstelle des Herstellers automatisierbar ({reason})",
     "status": {"ok": "in Ordnung", "warning": "Achtung", "critical": "kritisch", "no_data": "keine Daten"},

@@ -32,6 +32,8 @@ TEXTS = {
     "yes": "yes",
     "no": "no",
     "none": "none",
+    "verdict_not_offered": "The vendor offers no interface to automate this; the table gives the reason per "
+                           "device.",
     "not_offered": "not automatable through this vendor's API",
     "not_offered_reason": "not automatable through this vendor's API ({reason})",
     "status": {"ok": "fine", "warning": "attention", "critical": "critical", "no_data": "no data"},

@@ -362,3 +362,29 @@ def test_the_report_prints_not_automatable_with_the_reason_in_the_row(tmp_path, 
     nas_row = [r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.S) if seeded["site"]["id"] + "-nas01" in r
                and "status-no_data" in r]
     assert nas_row and plain in nas_row[0]
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_an_area_without_data_only_because_the_vendor_offers_nothing_says_so(tmp_path, language):
+    """A Sophos practice's firmware area: every device without data names a capability not offered,
+    so the verdict (section and summary) says the vendor offers no interface, not "no data"; one
+    device without data and without a reason keeps the plain verdict."""
+    from ansible.module_utils import praxis_report_render as render
+
+    seeded = seed(tmp_path)
+    data = report(seeded)
+    data["site"]["language"] = language
+    catalog = render.texts(language)
+    reason = {"capability": "firmware", "reason": FIRMWARE_REASON}
+    data["firmware"] = {"status": "no_data",
+                        "devices": [dict(d, status="no_data", not_offered=reason) for d in data["firmware"]["devices"]]}
+    for area in data["summary"]["areas"]:
+        if area["area"] == "firmware":
+            area["status"] = "no_data"
+    view = render.view(data)
+    assert view["firmware"]["text"] == catalog["verdict_not_offered"]
+    assert next(a for a in view["areas"] if a["name"] == catalog["area"]["firmware"])["verdict"] == \
+        catalog["verdict_not_offered"]
+    data["firmware"]["devices"][0].pop("not_offered")
+    view = render.view(data)
+    assert view["firmware"]["text"] == catalog["verdict"]["firmware"]["no_data"]
