@@ -49,6 +49,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "output": {"type": "path"},
     "policy": {"type": "dict"},
     "provider": {"type": "dict"},
+    "kbv": {"type": "dict"},
     "mail": {"type": "bool", "default": False},
     "smtp": {"type": "dict", "no_log": True},
     "data_file": {"type": "path"},
@@ -63,7 +64,8 @@ class ActionModule(PraxisAction):
     SPEC = ARGUMENT_SPEC
     _requires_connection = False
     GLOBALS = dict(PraxisAction.GLOBALS, output="praxis_output_dir", policy="praxis_patch_policy",
-                   provider="praxis_provider", month="praxis_report_month", smtp="praxis_smtp")
+                   provider="praxis_provider", month="praxis_report_month", smtp="praxis_smtp",
+                   kbv="praxis_report_kbv")
 
     def fallbacks(self, task_vars: dict[str, Any]) -> dict[str, Any]:
         values = super().fallbacks(task_vars)
@@ -139,7 +141,7 @@ class ActionModule(PraxisAction):
             provider["name"] = render.texts(site.get("language") or "de")["provider_default"]
         return praxis_monthly.month_report(self.ledger_path, output_dir=args["output"], site=dict(site), month=month,
                                            now=now, provider=provider, policy=args.get("policy"),
-                                           hosts=dict(practice["hosts"]))
+                                           hosts=dict(practice["hosts"]), kbv=args.get("kbv"))
 
     # -- run --------------------------------------------------------------------------------------
     def execute(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,15 @@ options:
     description: The provider, C({name}), printed in the page header and the mail. Default
       C(praxis_provider), else a neutral wording of the report's language.
     type: dict
+  kbv:
+    description:
+      - The Anlage and number of each KBV requirement of the report as the current Richtlinie has them,
+        entered once from the KBV document, a mapping of requirement key to C(anlage) and C(number) (see
+        docs/report.md). Default C(praxis_report_kbv). Without an entry the report names the requirement by its
+        Anlage and topic only.
+      - Requirement keys are those of C(praxis_monthly.KBV_REQUIREMENTS); an unknown key, an Anlage outside 1-5
+        or a number that is not one is refused naming it.
+    type: dict
   mail:
     description: Send the PDF to the site's contacts with C(reports=true).
     type: bool

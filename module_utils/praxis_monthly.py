@@ -60,8 +60,8 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 # telematics infrastructure) follows the structure of the Richtlinie. The NUMBERS of the requirements
 # within an Anlage could not be checked against the Richtlinie's text (the public sources at hand
 # show only its table layout "Nr | Zielobjekt | Anforderung | Erläuterung | Geltung ab" on
-# hub.kbv.de): every entry has ``number: None`` and ``number_verified: False`` until a maintainer
-# enters the number from the current Richtlinie, and the Anlage itself is marked unverified too.
+# hub.kbv.de): every entry has ``number: None`` and ``number_verified: False`` unless the provider
+# enters the Anlage and number from the current Richtlinie in ``praxis_report_kbv`` (kbv_numbers()).
 KBV_REQUIREMENTS: tuple[dict[str, Any], ...] = (
     # Anlage 1 (all practices), endpoint devices: protection against malware, current signatures.
     # Number not verified.
@@ -577,13 +577,46 @@ def _work_done(ledger: str | None, site_id: str, month: str) -> list[dict[str, A
 
 # -- KBV mapping -----------------------------------------------------------------------------------
 
-def _kbv(evidence: Mapping[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+KBV_NUMBER = re.compile(r"^[0-9]{1,3}[a-z]?(\.[0-9]{1,3})*$")
+
+
+def kbv_numbers(given: Any) -> dict[str, dict[str, Any]]:
+    """The provider's ``praxis_report_kbv``: requirement key -> ``{anlage: 1-5, number: "7"}``, the
+    Anlage and number of the requirement as the current Richtlinie has them, entered once from the
+    KBV document. A bad entry is refused naming it."""
+    if given in (None, {}):
+        return {}
+    if not isinstance(given, Mapping):
+        raise MonthlyError(f"praxis_report_kbv must be a mapping of requirement to {{anlage, number}}, got {given!r}")
+    known = {entry["key"] for entry in KBV_REQUIREMENTS}
+    result = {}
+    for key, value in given.items():
+        where = f"praxis_report_kbv.{key}"
+        if key not in known:
+            raise MonthlyError(f"{where}: not a requirement of the report; known: {', '.join(sorted(known))}")
+        if not isinstance(value, Mapping) or set(value) - {"anlage", "number"}:
+            raise MonthlyError(f"{where}: a mapping with anlage and number is required, got {value!r}")
+        anlage = value.get("anlage")
+        if isinstance(anlage, bool) or not isinstance(anlage, int) or not 1 <= anlage <= 5:
+            raise MonthlyError(f"{where}.anlage must be 1 to 5, got {anlage!r}")
+        number = str(value.get("number") if value.get("number") is not None else "").strip()
+        if not KBV_NUMBER.match(number):
+            raise MonthlyError(f"{where}.number must be the requirement's number in its Anlage (e.g. 7 or 7.1), "
+                               f"got {value.get('number')!r}")
+        result[str(key)] = {"anlage": anlage, "number": number}
+    return result
+
+
+def _kbv(evidence: Mapping[str, dict[str, Any] | None],
+         numbers: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     result = []
     for entry in KBV_REQUIREMENTS:
         found = [{"key": key, "values": evidence[key]} for key in entry["evidence"] if evidence.get(key) is not None]
-        number = entry["number"]
-        result.append({"id": f"anlage{entry['anlage']}-{number if number else entry['key']}",
-                       "anlage": entry["anlage"], "number": number, "number_verified": number is not None,
+        given = (numbers or {}).get(entry["key"])
+        anlage = given["anlage"] if given else entry["anlage"]
+        number = given["number"] if given else entry["number"]
+        result.append({"id": f"anlage{anlage}-{number if number else entry['key']}",
+                       "anlage": anlage, "number": number, "number_verified": number is not None,
                        "requirement_key": entry["key"], "evidence": found,
                        "covered": any(item["values"].get("status") != "no_data" for item in found)})
     return result
@@ -607,7 +640,7 @@ def _state_read_at(records: Mapping[str, Any], inventory_report: Mapping[str, An
 
 def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any], month: str, now: dt.datetime,
                  provider: Mapping[str, Any], policy: Mapping[str, Any] | None = None,
-                 hosts: Mapping[str, str] | None = None) -> dict[str, Any]:
+                 hosts: Mapping[str, str] | None = None, kbv: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The data of the monthly report of one practice (docs/report.md).
 
     ``ledger``: the SQLite file or ``postgresql://`` URL (None or a file that does not exist:
@@ -615,7 +648,8 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
     folder with ``facts/`` and ``workplaces/``; ``site``: the praxis_site dict with its devices;
     ``month``: ``YYYY-MM`` in the practice's time zone; ``now``: an aware datetime (open
     reaction times and SLA deadlines are judged against it); ``provider``: ``{"name": ...}``;
-    ``policy``: the provider's praxis_patch_policy; ``hosts``: host -> role of the inventory."""
+    ``policy``: the provider's praxis_patch_policy; ``hosts``: host -> role of the inventory;
+    ``kbv``: the provider's ``praxis_report_kbv`` (the requirements' Anlage and number)."""
     if not isinstance(site, Mapping) or not site.get("id"):
         raise MonthlyError("site: the praxis_site dict with its id is required")
     if not isinstance(now, dt.datetime) or now.tzinfo is None:
@@ -737,7 +771,7 @@ def month_report(ledger: str | None, *, output_dir: str, site: Mapping[str, Any]
         "encryption": encryption,
         "inventory": inventory,
         "work_done": work_done or [],
-        "kbv": _kbv(evidence),
+        "kbv": _kbv(evidence, kbv_numbers(kbv)),
     }
 
 

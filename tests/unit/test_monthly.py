@@ -388,3 +388,28 @@ def test_an_area_without_data_only_because_the_vendor_offers_nothing_says_so(tmp
     data["firmware"]["devices"][0].pop("not_offered")
     view = render.view(data)
     assert view["firmware"]["text"] == catalog["verdict"]["firmware"]["no_data"]
+
+
+def test_the_providers_kbv_numbers_are_cited(tmp_path):
+    seeded = seed(tmp_path)
+    data = report(seeded, kbv={"security_updates": {"anlage": 1, "number": "7"},
+                               "network_segmentation": {"anlage": 2, "number": 3}})
+    kbv = {k["requirement_key"]: k for k in data["kbv"]}
+    assert (kbv["security_updates"]["anlage"], kbv["security_updates"]["number"]) == (1, "7")
+    assert kbv["security_updates"]["number_verified"] and kbv["security_updates"]["id"] == "anlage1-7"
+    assert kbv["network_segmentation"]["number"] == "3"
+    assert kbv["backups"]["number"] is None and not kbv["backups"]["number_verified"]
+
+
+@pytest.mark.parametrize(("kbv", "message"), [
+    ({"antivirus": {"anlage": 1, "number": "7"}}, "praxis_report_kbv.antivirus: not a requirement"),
+    ({"backups": {"anlage": 6, "number": "7"}}, r"praxis_report_kbv.backups.anlage must be 1 to 5, got 6"),
+    ({"backups": {"anlage": 1, "number": "sieben"}}, "praxis_report_kbv.backups.number must be"),
+    ({"backups": {"anlage": 1}}, "praxis_report_kbv.backups.number must be"),
+    ({"backups": "1.7"}, "praxis_report_kbv.backups: a mapping with anlage and number is required"),
+    (["backups"], "praxis_report_kbv must be a mapping"),
+])
+def test_bad_kbv_numbers_are_refused_naming_them(tmp_path, kbv, message):
+    seeded = seed(tmp_path)
+    with pytest.raises(pm.MonthlyError, match=message):
+        report(seeded, kbv=kbv)
