@@ -94,6 +94,27 @@ SETTINGS_KEYS = (
     "users",      # nas: [{"name", "description", "email", "password", "state" (present|absent)}]
 )
 
+# The description prefix that marks an item (rule, syslog server, object) as managed by praxisops
+# on a firewall; items without it are the practice's own and never changed.
+MANAGED_PREFIX = "praxisops: "
+
+
+def managed_name(target: "Target", item: Any, where: str, seen: set[str]) -> str:
+    """The name of a managed settings item: its ``description`` without MANAGED_PREFIX, required
+    and unique among ``seen`` (added to it); errors name the field (``where``)."""
+    if not isinstance(item, dict):
+        raise DriverError(target, f"{where} must be a mapping, got {type(item).__name__}")
+    name = str(item.get("description") or "").strip()
+    if name.startswith(MANAGED_PREFIX):
+        name = name[len(MANAGED_PREFIX):].strip()
+    if not name:
+        raise DriverError(target, f"{where}.description is required (it identifies the managed item)")
+    if name in seen:
+        raise DriverError(target, f"{where}.description {name!r} is used twice")
+    seen.add(name)
+    return name
+
+
 # The keys of one ``syslog`` entry (see SETTINGS_KEYS); ``syslog_server()`` checks them.
 SYSLOG_KEYS = ("host", "port", "transport", "description")
 

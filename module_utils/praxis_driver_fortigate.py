@@ -64,10 +64,9 @@ from urllib.parse import quote
 
 from ansible.module_utils.praxis_driver import (
     AuthFailed, Driver, DriverError, HTTPClient, ProtocolError, ServerError, Target, Timeout, Unreachable,
-    Unsupported, syslog_server,
+    Unsupported, MANAGED_PREFIX, managed_name, syslog_server,
 )
 
-MANAGED_PREFIX = "praxisops: "
 OBJECT_PREFIX = "praxisops-"
 API = "/api/v2"
 LONG_TIMEOUT = 300.0            # FortiGuard update: the box downloads the packages before it answers
@@ -708,20 +707,6 @@ def _services(protocol: Any, port: Any, where: str, target: Target) -> dict[str,
     return {f"{OBJECT_PREFIX}{proto.lower().replace('/', '')}-{text}": fields}
 
 
-def _description(item: Any, where: str, seen: set[str], target: Target) -> str:
-    if not isinstance(item, dict):
-        raise DriverError(target, f"{where} must be a mapping, got {type(item).__name__}")
-    name = str(item.get("description") or "").strip()
-    if name.startswith(MANAGED_PREFIX):
-        name = name[len(MANAGED_PREFIX):].strip()
-    if not name:
-        raise DriverError(target, f"{where}.description is required (it identifies the managed item)")
-    if name in seen:
-        raise DriverError(target, f"{where}.description {name!r} is used twice")
-    seen.add(name)
-    return name
-
-
 def desired_rules(target: Target, items: Any, nat_outbound: bool = True) -> dict[str, dict[str, Any]]:
     """Settings rules -> {description: {"values": policy fields, "addresses", "services", "sequence"}}."""
     if not isinstance(items, list):
@@ -731,7 +716,7 @@ def desired_rules(target: Target, items: Any, nat_outbound: bool = True) -> dict
     names: dict[str, str] = {}
     for index, item in enumerate(items):
         where = f"settings.rules[{index}]"
-        name = _description(item, where, seen, target)
+        name = managed_name(target, item, where, seen)
         unknown = sorted(set(item) - set(RULE_KEYS) - {"description"})
         if unknown:
             raise DriverError(target, f"{where}: unknown keys {', '.join(unknown)}")

@@ -93,10 +93,9 @@ from typing import Any, Callable, ClassVar
 
 from ansible.module_utils.praxis_driver import (
     Driver, DriverError, HTTPClient, ProtocolError, ServerError, Target, Timeout, Unreachable,
-    syslog_server,
+    MANAGED_PREFIX, managed_name, syslog_server,
 )
 
-MANAGED_PREFIX = "praxisops: "
 LONG_TIMEOUT = 300.0          # seconds for requests that wait for a backend job (IDS rule download)
 CHECK_BUDGET_FACTOR = 6       # the firmware check may take target.timeout * this (at least 60 s)
 ROLLBACK_SECONDS = 60         # scripts/filter/rollback_timer.php
@@ -660,20 +659,6 @@ def _names(items: Any, key: str, target: Target) -> None:
         raise DriverError(target, f"settings.{key} must be a list, got {type(items).__name__}")
 
 
-def _description(item: Any, where: str, seen: set[str], target: Target) -> str:
-    if not isinstance(item, dict):
-        raise DriverError(target, f"{where} must be a mapping, got {type(item).__name__}")
-    name = str(item.get("description") or "").strip()
-    if name.startswith(MANAGED_PREFIX):
-        name = name[len(MANAGED_PREFIX):].strip()
-    if not name:
-        raise DriverError(target, f"{where}.description is required (it identifies the managed item)")
-    if name in seen:
-        raise DriverError(target, f"{where}.description {name!r} is used twice")
-    seen.add(name)
-    return name
-
-
 def desired_rules(target: Target, items: Any) -> dict[str, dict[str, str]]:
     """Settings rules -> {description: device field values}; keys left out are not managed
     on existing rules and take OPNsense's defaults on new ones."""
@@ -682,7 +667,7 @@ def desired_rules(target: Target, items: Any) -> dict[str, dict[str, str]]:
     seen: set[str] = set()
     for index, item in enumerate(items):
         where = f"settings.rules[{index}]"
-        name = _description(item, where, seen, target)
+        name = managed_name(target, item, where, seen)
         unknown = sorted(set(item) - set(RULE_KEYS) - {"description"})
         if unknown:
             raise DriverError(target, f"{where}: unknown keys {', '.join(unknown)}")
@@ -748,7 +733,7 @@ def desired_syslog(target: Target, items: Any) -> dict[str, dict[str, str]]:
     seen: set[str] = set()
     for index, item in enumerate(items):
         where = f"settings.syslog[{index}]"
-        name = _description(item, where, seen, target)
+        name = managed_name(target, item, where, seen)
         entry = syslog_server(target, item, where)
         host, port, transport = entry["host"], entry["port"], entry["transport"]
         try:

@@ -60,10 +60,10 @@ from typing import Any, Callable, ClassVar
 from xml.sax.saxutils import escape
 
 from ansible.module_utils.praxis_driver import (
-    AuthFailed, Driver, DriverError, HTTPClient, ProtocolError, Target, Unsupported, syslog_server,
+    MANAGED_PREFIX, AuthFailed, Driver, DriverError, HTTPClient, ProtocolError, Target, Unsupported, managed_name,
+    syslog_server,
 )
 
-MANAGED_PREFIX = "praxisops: "
 API_PATH = "/webconsole/APIController"
 DEFAULT_PORT = 4444
 DEFAULT_MAX_AGE_DAYS = 8            # a weekly schedule plus one day
@@ -445,19 +445,11 @@ def _list(value: Any) -> list[str]:
 
 
 def _name(item: Any, where: str, seen: set[str], target: Target) -> str:
-    if not isinstance(item, dict):
-        raise _fail(target, f"{where} must be a mapping, got {type(item).__name__}")
-    name = str(item.get("description") or "").strip()
-    if name.startswith(MANAGED_PREFIX):
-        name = name[len(MANAGED_PREFIX):].strip()
-    if not name:
-        raise _fail(target, f"{where}.description is required (it names the managed item)")
+    """managed_name(), and what SFOS allows in a name (255 characters, no XML specials)."""
+    name = managed_name(target, item, where, seen)
     if len(MANAGED_PREFIX + name) > 255 or not re.fullmatch(r"[^<>&\"']+", name):
         raise _fail(target, f"{where}.description {name!r}: at most {255 - len(MANAGED_PREFIX)} characters "
                             "without < > & \" '")
-    if name in seen:
-        raise _fail(target, f"{where}.description {name!r} is used twice")
-    seen.add(name)
     return name
 
 
