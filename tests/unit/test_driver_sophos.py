@@ -360,6 +360,20 @@ def test_validate_config(content, message):
         SophosDriver.validate_config(content)
 
 
+@pytest.mark.parametrize("first", [b"<", b"{", b" <"])
+def test_an_encrypted_backup_may_start_with_any_byte(first):
+    """Encrypted data starts with "<" or "{" about once in 128 backups: that is no sign of text."""
+    SophosDriver.validate_config(first + NOISE[len(first):])
+
+
+@pytest.mark.parametrize("text", [b'{"status": 500, "error": "internal"}' * 100,
+                                  b"\n\n<!DOCTYPE html><html><body>Fehler</body></html>" * 60,
+                                  b"2026-12-05 02:00:00 backup started\n" * 200])
+def test_text_is_refused_as_plain_text(text):
+    with pytest.raises(ValueError, match="plain text"):
+        SophosDriver.validate_config(text)
+
+
 @pytest.mark.parametrize("schedule, message", [
     ({**SCHEDULE, "ftp_server": "ftp.example.org"}, "ftp_server must be an IP address"),
     ({**SCHEDULE, "frequency": "Hourly"}, "frequency must be Daily, Weekly or Monthly"),
