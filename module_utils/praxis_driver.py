@@ -99,6 +99,13 @@ SETTINGS_KEYS = (
 MANAGED_PREFIX = "praxisops: "
 
 
+def settings_list(target: "Target", items: Any, key: str) -> list[Any]:
+    """``settings.<key>`` checked to be a list (the error names the field)."""
+    if not isinstance(items, list):
+        raise DriverError(target, f"settings.{key} must be a list, got {type(items).__name__}")
+    return items
+
+
 def managed_name(target: "Target", item: Any, where: str, seen: set[str]) -> str:
     """The name of a managed settings item: its ``description`` without MANAGED_PREFIX, required
     and unique among ``seen`` (added to it); errors name the field (``where``)."""

@@ -64,7 +64,7 @@ from urllib.parse import quote
 
 from ansible.module_utils.praxis_driver import (
     AuthFailed, Driver, DriverError, HTTPClient, ProtocolError, ServerError, Target, Timeout, Unreachable,
-    Unsupported, MANAGED_PREFIX, managed_name, syslog_server,
+    Unsupported, MANAGED_PREFIX, managed_name, settings_list, syslog_server,
 )
 
 OBJECT_PREFIX = "praxisops-"
@@ -709,8 +709,7 @@ def _services(protocol: Any, port: Any, where: str, target: Target) -> dict[str,
 
 def desired_rules(target: Target, items: Any, nat_outbound: bool = True) -> dict[str, dict[str, Any]]:
     """Settings rules -> {description: {"values": policy fields, "addresses", "services", "sequence"}}."""
-    if not isinstance(items, list):
-        raise DriverError(target, f"settings.rules must be a list, got {type(items).__name__}")
+    settings_list(target, items, "rules")
     result: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     names: dict[str, str] = {}
@@ -773,8 +772,7 @@ def desired_rules(target: Target, items: Any, nat_outbound: bool = True) -> dict
 
 def desired_syslog(target: Target, items: Any) -> list[dict[str, Any]]:
     """Settings syslog -> one entry per slot (syslogd, syslogd2, ...), in the order given."""
-    if not isinstance(items, list):
-        raise DriverError(target, f"settings.syslog must be a list, got {type(items).__name__}")
+    settings_list(target, items, "syslog")
     if len(items) > len(SYSLOG_SLOTS):
         raise DriverError(target, f"settings.syslog has {len(items)} servers; a FortiGate forwards to at most "
                                   f"{len(SYSLOG_SLOTS)} (log syslogd, syslogd2, syslogd3, syslogd4)")

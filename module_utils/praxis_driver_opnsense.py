@@ -93,7 +93,7 @@ from typing import Any, Callable, ClassVar
 
 from ansible.module_utils.praxis_driver import (
     Driver, DriverError, HTTPClient, ProtocolError, ServerError, Target, Timeout, Unreachable,
-    MANAGED_PREFIX, managed_name, syslog_server,
+    MANAGED_PREFIX, managed_name, settings_list, syslog_server,
 )
 
 LONG_TIMEOUT = 300.0          # seconds for requests that wait for a backend job (IDS rule download)
@@ -654,15 +654,10 @@ def _flag(value: Any, where: str, target: Target) -> str:
     raise DriverError(target, f"{where} must be true or false, got {value!r}")
 
 
-def _names(items: Any, key: str, target: Target) -> None:
-    if not isinstance(items, list):
-        raise DriverError(target, f"settings.{key} must be a list, got {type(items).__name__}")
-
-
 def desired_rules(target: Target, items: Any) -> dict[str, dict[str, str]]:
     """Settings rules -> {description: device field values}; keys left out are not managed
     on existing rules and take OPNsense's defaults on new ones."""
-    _names(items, "rules", target)
+    settings_list(target, items, "rules")
     result: dict[str, dict[str, str]] = {}
     seen: set[str] = set()
     for index, item in enumerate(items):
@@ -728,7 +723,7 @@ def rule_view(values: dict[str, str]) -> dict[str, Any]:
 def desired_syslog(target: Target, items: Any) -> dict[str, dict[str, str]]:
     """Settings syslog -> {description: {hostname, port, transport}}; the address
     family of the transport (udp4/udp6, Syslog.xml) follows the host."""
-    _names(items, "syslog", target)
+    settings_list(target, items, "syslog")
     result: dict[str, dict[str, str]] = {}
     seen: set[str] = set()
     for index, item in enumerate(items):

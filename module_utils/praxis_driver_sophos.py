@@ -61,7 +61,7 @@ from xml.sax.saxutils import escape
 
 from ansible.module_utils.praxis_driver import (
     MANAGED_PREFIX, AuthFailed, Driver, DriverError, HTTPClient, ProtocolError, Target, Unsupported, managed_name,
-    syslog_server,
+    settings_list, syslog_server,
 )
 
 API_PATH = "/webconsole/APIController"
@@ -472,8 +472,7 @@ def _zone(value: str, where: str, target: Target) -> str:
 def desired_rules(target: Target, items: Any) -> dict[str, dict[str, Any]]:
     """Settings rules -> {name: {"view": comparable form, "hosts": {object name: network},
     "services": {object name: (protocol, port)}, "sequence": int, "log": bool}}."""
-    if not isinstance(items, list):
-        raise _fail(target, f"settings.rules must be a list, got {type(items).__name__}")
+    settings_list(target, items, "rules")
     result: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     for index, item in enumerate(items):
@@ -626,8 +625,7 @@ def service_element(name: str, protocol: str, port: str) -> ET.Element:
 def desired_syslog(target: Target, items: Any) -> dict[str, dict[str, Any]]:
     """Settings syslog -> {name: {"host", "port"}}; SFOS sends syslog over UDP
     (or TLS, "secure connection", sfos_syslog.py), not over plain TCP."""
-    if not isinstance(items, list):
-        raise _fail(target, f"settings.syslog must be a list, got {type(items).__name__}")
+    settings_list(target, items, "syslog")
     result: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     for index, item in enumerate(items):
