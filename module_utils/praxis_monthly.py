@@ -417,8 +417,8 @@ def _data_backups(ledger: str | None, site: Mapping[str, Any], calendar: SiteCal
     """The practice-data backups (WP-12) per repository of the site file: the month's nightly
     verifications (``databackup_checks``), the newest snapshot of each source at the last one with
     its age in working days at ``as_of``, and the newest restore test up to the month's end."""
-    repos = praxis_databackup.repositories(site)
-    if not repos or not praxis_databackup.sources(site):
+    repos, sources = praxis_databackup.repositories(site), praxis_databackup.sources(site)
+    if not repos or not sources:
         return []
     site_id = str(site["id"])
     pol = praxis_databackup.policy(None, site)
@@ -426,18 +426,17 @@ def _data_backups(ledger: str | None, site: Mapping[str, Any], calendar: SiteCal
     rows = [r for r in praxis_databackup.checks(ledger, site=site_id) if r["checked_at"] < until] if ledger else []
     tests = [t for t in praxis_databackup.restore_tests(ledger, site=site_id) if t["started_at"] < until] \
         if ledger else []
-    servers = {s["device"] for s in praxis_databackup.sources(site) if s["server"]}
     items = []
     for repo in repos:
         name = str(repo.get("name"))
         month_rows = [r for r in rows if r["repository"] == name and r["checked_at"] >= since]
         last = month_rows[-1] if month_rows else None
         hosts = []
-        for source in praxis_databackup.sources(site):
+        for source in sources:
             snap = ((last or {}).get("snapshots") or {}).get(source["device"])
             at = _time((snap or {}).get("time"), "snapshots.time")
             age = calendar.working_days_between(at, as_of) if at is not None else None
-            hosts.append({"host": source["host"], "server": source["device"] in servers,
+            hosts.append({"host": source["host"], "server": source["server"],
                           "snapshot_at": _iso(at), "age_working_days": age,
                           "size_bytes": (snap or {}).get("size_bytes"), "files": (snap or {}).get("files")})
         test = next((t for t in reversed(tests) if t["repository"] == name), None)
